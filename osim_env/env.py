@@ -1,0 +1,444 @@
+"""The environment contract: a PettingZoo ``AECEnv`` whose state is an event log.
+
+A scenario subclasses ``TextEnv`` and fills in a handful of hooks (roles, the system prompt of an
+agent, how an event reads to an agent, how an action string becomes events, when the episode ends).
+The base class owns everything that must be identical across tasks: seeding and episode ids, the
+turn loop and PettingZoo bookkeeping, scheduling, rendering observations from the log, invalid
+actions, truncation, judging at termination and rendering for humans.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium.utils import seeding
+from pettingzoo import AECEnv
+from pydantic import BaseModel
+
+from osim_env.episode import EpisodeRecord, EpisodeStatus
+from osim_env.events import Event, EventKind, EventLog
+from osim_env.rows import Scenario, load_fixture, to_scenario
+from osim_env.scheduling import ScheduledEvent, Scheduler, due
+from osim_env.seeding import episode_id
+from osim_env.spaces import UnicodeText, action_space, observation_space
+from osim_env.thinking import strip_thinking
+
+FEEDBACK_HEADING = "Feedback from a previous attempt"
+
+
+@dataclass(frozen=True)
+class Emit:
+    """One event an action produces (the env fills in index, turn and source)."""
+
+    kind: EventKind
+    payload: dict[str, Any]
+    visibility: tuple[str, ...] | None = None  # None: everyone present
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """An action the scenario could not parse; becomes an ``invalid_action`` event."""
+
+    reason: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+Parsed = Sequence[Emit] | Invalid
+
+
+class TextEnv(AECEnv, ABC):
+    """Base class of every osim environment (turn-based chat, event log as state)."""
+
+    # -- class configuration, set by each scenario -------------------------------------------------
+    env_id: ClassVar[str] = ""
+    roles: ClassVar[tuple[str, ...]] = ()
+    row_model: ClassVar[type[BaseModel]]
+    task_package: ClassVar[str] = ""  # e.g. "scenarios.sotopia": where data/fixture.jsonl lives
+    default_max_turns: ClassVar[int] = 1
+    max_action_length: ClassVar[int] = 16_384
+    max_content_length: ClassVar[int] = 1_000_000
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "is_parallelizable": True}
+
+    def __init__(
+        self,
+        scenario: Any = None,
+        *,
+        render_mode: str | None = None,
+        judge: Any = None,
+        max_turns: int | None = None,
+        max_cycles: int | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.possible_agents = list(self.roles)
+        if max_turns is not None and max_cycles is not None:
+            raise ValueError("give max_turns or max_cycles, not both")
+        if max_cycles is not None:  # PettingZoo's name: rounds in which every agent acts once
+            max_turns = int(max_cycles) * len(self.roles)
+        self.max_turns = int(max_turns if max_turns is not None else self.default_max_turns)
+        if self.max_turns < 1:
+            raise ValueError(f"max_turns must be >= 1, got {self.max_turns}")
+        self.options = self.validate_options(dict(options))
+        self._fixed_scenario: Scenario | None = None if scenario is None else self._to_scenario(scenario)
+        self._fixture: list[Scenario] | None = None
+        self._judge = judge
+        self._observation_spaces = {
+            a: observation_space(tuple(self.roles), 4 * self.max_turns + 16, self.max_content_length)
+            for a in self.possible_agents
+        }
+        self._action_spaces = {a: action_space(self.max_action_length) for a in self.possible_agents}
+        self._text = UnicodeText(self.max_action_length)
+        self.np_random_seed: int | None = None
+        self._np_random: np.random.Generator | None = None
+        self.log = EventLog()
+        self.scenario: Scenario | None = None
+
+    # -- hooks a scenario implements ----------------------------------------------------------------
+    def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Check and complete task options (defaults included: the full set is stored)."""
+        if options:
+            raise TypeError(f"{type(self).__name__} got unknown options: {sorted(options)}")
+        return options
+
+    def policy_agents(self) -> tuple[str, ...]:
+        """Agents that are trained / evaluated (the others are auxiliary roles)."""
+        return tuple(self.roles)
+
+    def default_policies(self) -> dict[str, Any]:
+        """Auxiliary roles and the policy spec that plays them by default."""
+        return {}
+
+    @abstractmethod
+    def make_scheduler(self) -> Scheduler: ...
+
+    def scheduled_events(self) -> Sequence[ScheduledEvent]:
+        return ()
+
+    def initial_events(self) -> Sequence[tuple[str, Emit]]:
+        """Events before the first turn, as (source, Emit) pairs."""
+        return ()
+
+    @abstractmethod
+    def system_prompt(self, agent: str) -> str: ...
+
+    @abstractmethod
+    def render_event(self, agent: str, event: Event) -> tuple[str, str] | None:
+        """How ``event`` reads to ``agent``: (chat role, text), or None to hide it."""
+
+    def turn_prompt(self, agent: str) -> str | None:
+        """A trailing user-side instruction for the agent whose turn it is."""
+        return None
+
+    @abstractmethod
+    def parse_action(self, agent: str, text: str, thinking: str) -> Parsed: ...
+
+    def end_reason(self, agent: str, emitted: Sequence[Event]) -> str | None:
+        """Why the episode ends after ``agent`` acted (None: it goes on)."""
+        return None
+
+    def default_judge(self) -> Any:
+        return None
+
+    # -- PettingZoo API -----------------------------------------------------------------------------
+    def observation_space(self, agent: str):  # type: ignore[override]
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str):  # type: ignore[override]
+        return self._action_spaces[agent]
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        if self._np_random is None:
+            self._np_random, self.np_random_seed = seeding.np_random()
+        return self._np_random
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        if seed is None:
+            # Every episode gets a concrete seed so that it can be reproduced from its record.
+            seed = int(self.np_random.integers(2**31 - 1))
+        self._np_random, self.np_random_seed = seeding.np_random(int(seed))
+        options = dict(options or {})
+        if "scenario" in options:
+            self._fixed_scenario = self._to_scenario(options["scenario"])
+        self.scenario = self._fixed_scenario or self._draw_fixture_row()
+        self.episode_id = episode_id(self.env_id, self.scenario.scenario_id, self.np_random_seed)
+
+        self.agents = list(self.possible_agents)
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
+        self.terminations = dict.fromkeys(self.agents, False)
+        self.truncations = dict.fromkeys(self.agents, False)
+        self.infos = {a: self._base_info() for a in self.agents}
+        self.log = EventLog()
+        self.turn = 0
+        self.present: list[str] = list(self.agents)
+        self.status: EpisodeStatus = "running"
+        self.termination: str | None = None
+        self.judgments: dict[str, Any] = {}
+        self._views: dict[str, list[list[str]]] = {a: [] for a in self.agents}
+        self._cursors: dict[str, int] = dict.fromkeys(self.agents, 0)
+        self._privileged_views: dict[str, bool] = dict.fromkeys(self.agents, True)
+        self._consecutive_invalid: dict[str, int] = dict.fromkeys(self.agents, 0)
+        self._on_reset()
+
+        for source, emit in self.initial_events():
+            self._emit(source, emit)
+        feedback = options.get("feedback")
+        if feedback:
+            self._emit("env", Emit("feedback", {"text": str(feedback)}, tuple(self.policy_agents())))
+        self._schedule = list(self.scheduled_events())
+        self._apply_scheduled(0)
+        self._scheduler = self.make_scheduler()
+        first = self._scheduler.first(self.present)
+        if first is None:
+            raise RuntimeError(f"{self.env_id}: the scheduler named no first agent")
+        self.agent_selection = first
+
+    def _on_reset(self) -> None:
+        """Per-episode state of a scenario (called after the base state is reset)."""
+
+    def observe(self, agent: str) -> dict[str, Any]:
+        return {"messages": self.messages_for(agent), "agent": agent, "turn": self.turn}
+
+    def step(self, action: Any) -> None:
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        self._cumulative_rewards[agent] = 0.0
+        for a in self.agents:
+            self.rewards[a] = 0.0
+
+        emitted = self._act(agent, action)
+        self.turn += 1
+        reason = self.end_reason(agent, emitted)
+        truncated = False
+        next_agent: str | None = None
+        if reason is None and self.turn >= self.max_turns:
+            reason, truncated = f"max_turns ({self.max_turns}) reached", True
+        if reason is None:
+            self._apply_scheduled(self.turn)
+            next_agent = self._scheduler.next(self.log, agent, self.present, self.np_random)
+            if next_agent is None:
+                reason = "schedule finished"
+        for a in self.agents:
+            self.infos[a] = self._base_info()
+        if emitted and emitted[-1].kind == "invalid_action":
+            self.infos[agent]["invalid_reason"] = emitted[-1].payload["reason"]
+        if reason is not None:
+            self._finish(reason, truncated)
+            self.agent_selection = self.agents[(self.agents.index(agent) + 1) % len(self.agents)]
+        else:
+            assert next_agent is not None
+            self.agent_selection = next_agent
+        self._accumulate_rewards()
+        if self.render_mode == "human":
+            self.render()
+
+    def abort(self, reason: str) -> None:
+        """End the episode as ``failed`` (e.g. an auxiliary policy call failed after its retries).
+
+        Nothing is judged and nothing is added to the conversation; the reason is in the ``end``
+        event, ``status`` and ``infos``.
+        """
+        if self._done():
+            return
+        self.termination = reason
+        self.log.append("end", "env", {"reason": reason, "failed": True}, turn=self.turn)
+        self.status = "failed"
+        for a in self.agents:
+            self.terminations[a] = True
+            self.rewards[a] = 0.0
+            self.infos[a] = self._base_info()
+
+    def render(self) -> str | None:
+        text = self.transcript_text()
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+    def close(self) -> None:
+        self._views = {}
+
+    # -- episode record -----------------------------------------------------------------------------
+    def episode_record(self) -> EpisodeRecord:
+        assert self.scenario is not None, "reset() first"
+        return EpisodeRecord(
+            episode_id=self.episode_id,
+            env_id=self.env_id,
+            scenario_id=self.scenario.scenario_id,
+            seed=self.np_random_seed,
+            scenario=self.scenario.row.model_dump(mode="json"),
+            options={"max_turns": self.max_turns, **self.options},
+            agents=tuple(self.possible_agents),
+            policy_agents=self.policy_agents(),
+            events=tuple(self.log),
+            status=self.status,
+            termination=self.termination,
+            truncated=any(self.truncations.values()),
+        )
+
+    # -- observation rendering ----------------------------------------------------------------------
+    def messages_for(self, agent: str, *, include_privileged: bool = True) -> list[dict[str, str]]:
+        """The agent's chat prompt rendered from the log (incrementally; replay-stable)."""
+        if include_privileged != self._privileged_views[agent]:
+            self._views[agent], self._cursors[agent] = [], 0
+            self._privileged_views[agent] = include_privileged
+        view = self._views[agent]
+        log = self.log
+        for i in range(self._cursors[agent], len(log)):
+            event = log[i]
+            if not event.visible_to(agent) or event.kind == "feedback":
+                continue
+            rendered = self.render_event(agent, event)
+            if rendered is None:
+                continue
+            role, text = rendered
+            if view and view[-1][0] == role:
+                view[-1][1] += "\n" + text
+            else:
+                view.append([role, text])
+        self._cursors[agent] = len(log)
+        system = self.system_prompt(agent)
+        if include_privileged:
+            notes = [e.text for e in log if e.kind == "feedback" and e.visible_to(agent)]
+            if notes:
+                system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
+        messages = [{"role": "system", "content": system}]
+        messages.extend({"role": role, "content": text} for role, text in view)
+        prompt = self.turn_prompt(agent) if agent == self.agent_selection and not self._done() else None
+        if prompt:
+            if messages[-1]["role"] == "user":
+                messages[-1] = {"role": "user", "content": messages[-1]["content"] + "\n\n" + prompt}
+            else:
+                messages.append({"role": "user", "content": prompt})
+        return messages
+
+    def transcript_text(self) -> str:
+        """A readable transcript with each event's visibility (for render and debugging)."""
+        if self.scenario is None:
+            return f"{self.env_id} (not reset)"
+        lines = [f"== {self.env_id} | scenario {self.scenario.scenario_id} | episode {self.episode_id} =="]
+        for e in self.log:
+            seen = "all" if e.visibility is None else ",".join(e.visibility)
+            body = e.text or json.dumps(e.payload, ensure_ascii=False, sort_keys=True)
+            lines.append(f"[{e.index:03d} t{e.turn:02d} {e.kind} {e.source} -> {seen}] {body}")
+        if self._done():
+            lines.append(f"== {self.status}: {self.termination} ==")
+        return "\n".join(lines)
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _done(self) -> bool:
+        return self.status != "running"
+
+    def _base_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"episode_id": self.episode_id, "turn": getattr(self, "turn", 0)}
+        if getattr(self, "status", "running") != "running":
+            info["status"] = self.status
+            info["termination"] = self.termination
+        return info
+
+    def _emit(self, source: str, emit: Emit) -> Event:
+        visibility = emit.visibility
+        if visibility is None and len(self.present) != len(self.agents):
+            visibility = tuple(self.present)
+        return self.log.append(emit.kind, source, emit.payload, turn=self.turn, visibility=visibility)
+
+    def _invalid(self, agent: str, reason: str, payload: dict[str, Any]) -> Event:
+        self._consecutive_invalid[agent] += 1
+        return self.log.append(
+            "invalid_action", agent, {"reason": reason, **payload}, turn=self.turn, visibility=(agent,)
+        )
+
+    def _act(self, agent: str, action: Any) -> list[Event]:
+        if not isinstance(action, str):
+            return [self._invalid(agent, f"action must be a string, got {type(action).__name__}", {})]
+        if len(action) > self.max_action_length:
+            return [
+                self._invalid(
+                    agent,
+                    f"action is {len(action)} characters; the limit is {self.max_action_length}",
+                    {"raw": action[: self.max_action_length]},
+                )
+            ]
+        visible, thinking, error = strip_thinking(action)
+        if error is not None:
+            return [self._invalid(agent, error, {"raw": action, "thinking": thinking})]
+        parsed = self.parse_action(agent, visible, thinking)
+        if isinstance(parsed, Invalid):
+            return [self._invalid(agent, parsed.reason, {"raw": action, "thinking": thinking, **parsed.payload})]
+        self._consecutive_invalid[agent] = 0
+        return [self._emit(agent, emit) for emit in parsed]
+
+    def _apply_scheduled(self, turn: int) -> None:
+        for item in due(self._schedule, turn):
+            if item.kind == "join" and item.agent not in self.present:
+                self.present.append(item.agent)
+                self.present.sort(key=self.possible_agents.index)
+            self.log.append(item.kind, item.agent, dict(item.payload), turn=turn, visibility=None)
+            if item.kind == "leave" and item.agent in self.present:
+                self.present.remove(item.agent)
+
+    def _finish(self, reason: str, truncated: bool) -> None:
+        self.termination = reason
+        self.log.append("end", "env", {"reason": reason, "truncated": truncated}, turn=self.turn)
+        self.status = "ok"
+        judge = self._judge if self._judge is not None else self.default_judge()
+        if judge is False or judge is None:
+            self.status = "unjudged"
+        else:
+            self.judgments = self._run_judge(judge)
+            for agent, judgment in self.judgments.items():
+                if agent in self.rewards and getattr(judgment, "score", None) is not None:
+                    self.rewards[agent] = float(judgment.score)
+            if any(getattr(j, "error", None) for j in self.judgments.values()):
+                self.status = "judge_error"
+        for a in self.agents:
+            if truncated:
+                self.truncations[a] = True
+            else:
+                self.terminations[a] = True
+            self.infos[a] = self._base_info()
+            judgment = self.judgments.get(a)
+            if judgment is not None:
+                self.infos[a]["score"] = judgment.score
+                if judgment.error:
+                    self.infos[a]["judge_error"] = judgment.error
+
+    def _run_judge(self, judge: Any) -> dict[str, Any]:
+        record = self.episode_record()
+        if hasattr(judge, "judge_episode"):
+            return dict(judge.judge_episode(record))
+        if callable(judge):
+            return dict(judge(record))
+        raise TypeError(f"judge must have judge_episode(record) or be callable, got {type(judge).__name__}")
+
+    def _draw_fixture_row(self) -> Scenario:
+        if self._fixture is None:
+            self._fixture = load_fixture(self.task_package, self.row_model, self.data_source())
+        return self._fixture[int(self.np_random.integers(len(self._fixture)))]
+
+    def _to_scenario(self, value: Any) -> Scenario:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if self._fixture is None:
+                self._fixture = load_fixture(self.task_package, self.row_model, self.data_source())
+            return self._fixture[value]
+        return to_scenario(value, self.row_model, self.data_source())
+
+    @classmethod
+    def data_source(cls) -> str:
+        return cls.task_package.rsplit(".", 1)[-1]
+
+    def __str__(self) -> str:
+        return self.env_id or type(self).__name__
+
+

@@ -1,0 +1,175 @@
+"""Loading task rows: the published Parquet layout, JSONL, or plain dicts.
+
+Every task reads its fields from ``extra_info`` (the published layout) or from a bare object.
+A row that does not validate raises ``RowError`` naming the file, the row and the field, so a bad
+data file is fixed at its source instead of silently producing odd episodes.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from osim_env.seeding import stable_hash
+
+RowT = TypeVar("RowT", bound=BaseModel)
+
+
+class RowError(ValueError):
+    """A data row that cannot be used: which file, which row, which field, and why."""
+
+    def __init__(self, reason: str, *, file: str | None = None, row: int | None = None, field: str | None = None):
+        self.file, self.row, self.field, self.reason = file, row, field, reason
+        where = ", ".join(
+            part
+            for part in (
+                f"file {file}" if file else "",
+                f"row {row}" if row is not None else "",
+                f"field {field!r}" if field else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated row and its stable id."""
+
+    row: BaseModel
+    scenario_id: str
+
+
+def decode_structured(value: Any) -> Any:
+    """Decode a string-encoded list/dict: ``json.loads``, then ``ast.literal_eval``, never ``eval``."""
+    if not isinstance(value, str):
+        return value
+    stripped = value.strip()
+    if not stripped or stripped[0] not in "[{":
+        return value
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(stripped)
+    except (ValueError, SyntaxError):
+        return value
+
+
+def task_fields(raw: Mapping[str, Any], data_source: str) -> tuple[dict[str, Any], Any]:
+    """The task fields of a row in the published layout or a bare one, and its ``index`` if any."""
+    if "data_source" in raw or "extra_info" in raw:
+        source = raw.get("data_source")
+        if source is not None and source != data_source:
+            raise RowError(f"data_source is {source!r}, expected {data_source!r}", field="data_source")
+        extra = decode_structured(raw.get("extra_info"))
+        if not isinstance(extra, Mapping):
+            raise RowError("extra_info must be an object with the task fields", field="extra_info")
+        fields = dict(extra)
+    else:
+        fields = dict(raw)
+    return fields, fields.get("index")
+
+
+def validate_row(model: type[RowT], fields: Mapping[str, Any]) -> RowT:
+    try:
+        return model.model_validate(dict(fields))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ())) or None
+        raise RowError(first.get("msg", str(exc)), field=loc) from exc
+    except RowError:
+        raise
+    except ValueError as exc:
+        raise RowError(str(exc)) from exc
+
+
+def scenario_id_for(row: BaseModel, index: Any) -> str:
+    if index is not None and index != "":
+        return str(index)
+    return stable_hash("row", row.model_dump(mode="json"))
+
+
+def to_scenario(value: Any, model: type[BaseModel], data_source: str) -> Scenario:
+    """Accept a ``Scenario``, a row model, or a dict (published layout or bare)."""
+    if isinstance(value, Scenario):
+        return value
+    if isinstance(value, model):
+        return Scenario(value, scenario_id_for(value, getattr(value, "index", None)))
+    if isinstance(value, Mapping):
+        fields, index = task_fields(value, data_source)
+        row = validate_row(model, fields)
+        return Scenario(row, scenario_id_for(row, index))
+    raise TypeError(f"scenario must be a {model.__name__}, a dict or an int index, got {type(value).__name__}")
+
+
+def _raw_rows(path: Path) -> Iterator[Mapping[str, Any]]:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        yield from pq.read_table(path).to_pylist()
+    elif suffix in (".jsonl", ".ndjson"):
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise RowError(f"not valid JSON: {exc.msg}", file=str(path), row=lineno) from exc
+                if not isinstance(obj, dict):
+                    raise RowError("a row must be a JSON object", file=str(path), row=lineno)
+                yield obj
+    elif suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise RowError("a .json data file must hold a list of rows", file=str(path))
+        yield from data
+    else:
+        raise RowError(f"unsupported data file type {suffix!r} (use .parquet, .jsonl or .json)", file=str(path))
+
+
+def load_rows(
+    path: str | Path,
+    model: type[BaseModel],
+    data_source: str,
+    *,
+    on_invalid: Literal["raise", "skip"] = "raise",
+) -> tuple[list[Scenario], int]:
+    """Load and validate every row of ``path``. Returns (scenarios, number of skipped rows)."""
+    path = Path(path)
+    if on_invalid not in ("raise", "skip"):
+        raise ValueError(f"on_invalid must be 'raise' or 'skip', got {on_invalid!r}")
+    scenarios: list[Scenario] = []
+    skipped = 0
+    for i, raw in enumerate(_raw_rows(path)):
+        try:
+            fields, index = task_fields(raw, data_source)
+            row = validate_row(model, fields)
+        except RowError as exc:
+            if on_invalid == "skip":
+                skipped += 1
+                continue
+            raise RowError(exc.reason, file=str(path), row=i, field=exc.field) from exc
+        scenarios.append(Scenario(row, scenario_id_for(row, index)))
+    return scenarios, skipped
+
+
+def fixture_path(task_package: str) -> Path:
+    return Path(str(resources.files(task_package).joinpath("data", "fixture.jsonl")))
+
+
+def load_fixture(task_package: str, model: type[BaseModel], data_source: str) -> list[Scenario]:
+    scenarios, _ = load_rows(fixture_path(task_package), model, data_source)
+    if not scenarios:
+        raise RowError("the fixture has no rows", file=str(fixture_path(task_package)))
+    return scenarios

@@ -1,0 +1,138 @@
+"""Who acts next, decided from the event log.
+
+Each strategy is small and stateless beyond its configuration: given the log, the agent that just
+acted and who is present, it names the next agent (or ``None`` when the schedule is exhausted, which
+ends the episode). Scenario-scheduled events (someone joins or leaves at turn k) are data the env
+applies before asking the scheduler.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from osim_env.events import EventKind, EventLog
+
+
+class Scheduler(ABC):
+    """Picks the next agent. ``first`` is asked once per episode, ``next`` after every action."""
+
+    @abstractmethod
+    def first(self, present: Sequence[str]) -> str | None: ...
+
+    @abstractmethod
+    def next(
+        self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator
+    ) -> str | None: ...
+
+
+@dataclass
+class Alternation(Scheduler):
+    """Round-robin over ``order``, skipping agents that are not present."""
+
+    order: Sequence[str]
+
+    def first(self, present: Sequence[str]) -> str | None:
+        return next((a for a in self.order if a in present), None)
+
+    def next(self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator) -> str | None:
+        i = self.order.index(current)
+        n = len(self.order)
+        for k in range(1, n + 1):
+            candidate = self.order[(i + k) % n]
+            if candidate in present:
+                return candidate
+        return None
+
+
+@dataclass
+class ScriptedOrder(Scheduler):
+    """A fixed sequence of turns (e.g. replayed assistant, then user, then assistant...).
+
+    The position is the number of actions taken so far (the log's last event ``turn``), so the
+    schedule survives replay. Absent agents' slots are skipped; the end of the script ends the
+    episode.
+    """
+
+    sequence: Sequence[str]
+    _position: int = field(default=0, init=False, repr=False)
+
+    def first(self, present: Sequence[str]) -> str | None:
+        self._position = 0
+        return self._advance(present)
+
+    def next(self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator) -> str | None:
+        self._position += 1
+        return self._advance(present)
+
+    def _advance(self, present: Sequence[str]) -> str | None:
+        while self._position < len(self.sequence):
+            agent = self.sequence[self._position]
+            if agent in present:
+                return agent
+            self._position += 1
+        return None
+
+
+@dataclass
+class DirectorChoice(Scheduler):
+    """A director role picks the next speaker after every speaker turn (CoSER).
+
+    The scenario parses the director's action into ``payload["next_speaker"]``. A missing, unknown
+    or repeated choice falls back to a uniform draw with the env's rng among the other speakers; the
+    env records that as a ``system_notice`` through ``on_fallback``.
+    """
+
+    director: str
+    speakers: Sequence[str]
+    first_speaker: str
+    on_fallback: Callable[[str, str], None] | None = None  # (chosen, reason)
+
+    def first(self, present: Sequence[str]) -> str | None:
+        return self.first_speaker if self.first_speaker in present else self._others(None, present)[0]
+
+    def next(self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator) -> str | None:
+        if current != self.director:
+            return self.director if self.director in present else self._draw(current, present, rng)
+        last_speaker = next((e.source for e in reversed(log) if e.source in self.speakers), None)
+        choice_event = log.last(source=self.director)
+        choice = choice_event.payload.get("next_speaker") if choice_event is not None else None
+        if choice in self.speakers and choice in present and choice != last_speaker:
+            return choice
+        reason = (
+            "no next speaker given"
+            if choice is None
+            else f"next speaker {choice!r} is the current speaker"
+            if choice == last_speaker
+            else f"unknown next speaker {choice!r}"
+        )
+        chosen = self._draw(last_speaker, present, rng)
+        if self.on_fallback is not None and chosen is not None:
+            self.on_fallback(chosen, reason)
+        return chosen
+
+    def _others(self, current: str | None, present: Sequence[str]) -> list[str]:
+        others = [s for s in self.speakers if s in present and s != current]
+        return others or [s for s in self.speakers if s in present]
+
+    def _draw(self, current: str | None, present: Sequence[str], rng: np.random.Generator) -> str | None:
+        pool = self._others(current, present)
+        return pool[int(rng.integers(len(pool)))] if pool else None
+
+
+@dataclass(frozen=True)
+class ScheduledEvent:
+    """An event the scenario schedules before turn ``at_turn`` (e.g. ``join`` / ``leave``)."""
+
+    at_turn: int
+    kind: EventKind
+    agent: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def due(schedule: Sequence[ScheduledEvent], turn: int) -> list[ScheduledEvent]:
+    return [s for s in schedule if s.at_turn == turn]

@@ -1,0 +1,26 @@
+"""Deterministic ids and derived seeds.
+
+The env owns its ``np_random``; every other random component (a judge's sample order, a partner
+policy, a refined rollout) gets a seed derived here from stable strings, never from global state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def stable_hash(*parts: Any, length: int = 16) -> str:
+    """Hex digest of the canonical JSON of ``parts`` (stable across processes and platforms)."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
+
+
+def episode_id(env_id: str, scenario_id: str, seed: int | None) -> str:
+    return stable_hash("episode", env_id, scenario_id, seed)
+
+
+def derive_seed(seed: int | None, *labels: Any) -> int:
+    """A 32-bit seed derived from ``seed`` and labels (e.g. ``derive_seed(s, "refined")``)."""
+    return int(stable_hash("seed", seed, *labels, length=8), 16)

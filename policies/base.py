@@ -1,0 +1,153 @@
+"""The policy contract: anything that maps an observation (a chat prompt) to an action string.
+
+Every backend implements one method, ``_complete_batch``: a list of chat requests in, a list of
+completions out. ``act``/``act_batch`` (for env roles) and ``complete``/``complete_batch`` (for
+judges that need structured JSON output) are built on it, so every backend batches, strips
+thinking and records its calls the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from osim_env.thinking import strip_thinking
+
+
+class PolicyError(RuntimeError):
+    """A model call that failed after its retries. Never returned as an action string."""
+
+    def __init__(self, message: str, *, cause: BaseException | None = None, spec: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.cause = cause
+        self.spec = dict(spec or {})
+
+
+class PolicySpec(BaseModel):
+    """A stable, JSON-serializable description of a policy, stored with every episode."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backend: str
+    model: str = ""
+    sampling: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChatRequest(BaseModel):
+    """One generation request: chat messages plus optional structured-output schema."""
+
+    messages: list[dict[str, Any]]
+    json_schema: dict[str, Any] | None = None
+    max_tokens: int | None = None
+
+
+class Completion(BaseModel):
+    """One generation: the visible text, the raw text (with thinking), usage and latency."""
+
+    text: str
+    raw: str
+    thinking: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float | None = None
+    cached: bool = False
+
+
+class ModelCall(BaseModel):
+    """A record of one model call, for the store's model_calls table (wall-clock lives here only)."""
+
+    spec: dict[str, Any]
+    latency_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cached: bool = False
+    error: str | None = None
+
+
+def messages_of(observation: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The chat messages of an env observation (or a bare message list)."""
+    if isinstance(observation, Mapping):
+        if "messages" not in observation:
+            raise KeyError("an observation must carry chat messages under 'messages'")
+        return [dict(m) for m in observation["messages"]]
+    return [dict(m) for m in observation]
+
+
+class Policy(ABC):
+    """Base class of all policies. Subclasses implement ``_complete_batch`` and set ``spec``."""
+
+    spec: PolicySpec
+    strip_think: bool = True
+
+    def __init__(self) -> None:
+        self.calls: list[ModelCall] = []
+
+    @abstractmethod
+    async def _complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        """Generate one completion per request (one batched call where the backend allows it)."""
+
+    # -- generation ---------------------------------------------------------------------------------
+    async def complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        if not requests:
+            return []
+        completions = await self._complete_batch(list(requests))
+        if len(completions) != len(requests):
+            raise PolicyError(
+                f"{self.spec.backend} returned {len(completions)} completions for {len(requests)} requests",
+                spec=self.spec.model_dump(),
+            )
+        out = []
+        for c in completions:
+            if self.strip_think and not c.thinking:
+                visible, thinking, _ = strip_thinking(c.raw)
+                c = c.model_copy(update={"text": visible, "thinking": thinking})
+            out.append(c)
+            self.calls.append(
+                ModelCall(
+                    spec=self.spec.model_dump(mode="json"),
+                    latency_s=c.latency_s,
+                    prompt_tokens=c.prompt_tokens,
+                    completion_tokens=c.completion_tokens,
+                    cached=c.cached,
+                )
+            )
+        return out
+
+    def complete(self, request: ChatRequest) -> Completion:
+        return _run_sync(self.complete_batch([request]))[0]
+
+    # -- acting -------------------------------------------------------------------------------------
+    async def act_batch(self, observations: Sequence[Mapping[str, Any]]) -> list[str]:
+        completions = await self.complete_batch([ChatRequest(messages=messages_of(o)) for o in observations])
+        return [c.text for c in completions]
+
+    def act(self, observation: Mapping[str, Any]) -> str:
+        return _run_sync(self.act_batch([observation]))[0]
+
+    def __call__(self, observation: Mapping[str, Any]) -> str:
+        return self.act(observation)
+
+    def pop_calls(self) -> list[ModelCall]:
+        calls, self.calls = self.calls, []
+        return calls
+
+    def close(self) -> None:
+        """Release backend resources (engines, clients)."""
+
+
+def _run_sync(coro: Any) -> Any:
+    """Run a coroutine from sync code, also when an event loop is already running in this thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
