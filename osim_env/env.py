@@ -60,6 +60,8 @@ class TextEnv(AECEnv, ABC):
     row_model: ClassVar[type[BaseModel]]
     task_package: ClassVar[str] = ""  # e.g. "scenarios.sotopia": where data/fixture.jsonl lives
     default_max_turns: ClassVar[int] = 1
+    # Who sees an agent's invalid action: only the actor, or everyone (rendered e.g. "X did nothing").
+    invalid_visible_to_all: ClassVar[bool] = False
     max_action_length: ClassVar[int] = 16_384
     max_content_length: ClassVar[int] = 1_000_000
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "is_parallelizable": True}
@@ -133,6 +135,10 @@ class TextEnv(AECEnv, ABC):
     def render_event(self, agent: str, event: Event) -> tuple[str, str] | None:
         """How ``event`` reads to ``agent``: (chat role, text), or None to hide it."""
 
+    def preamble(self, agent: str) -> Sequence[tuple[str, str]]:
+        """Fixed chat messages after the system prompt, derived from the row (e.g. the question)."""
+        return ()
+
     def turn_prompt(self, agent: str) -> str | None:
         """A trailing user-side instruction for the agent whose turn it is."""
         return None
@@ -186,7 +192,6 @@ class TextEnv(AECEnv, ABC):
         self._views: dict[str, list[list[str]]] = {a: [] for a in self.agents}
         self._cursors: dict[str, int] = dict.fromkeys(self.agents, 0)
         self._privileged_views: dict[str, bool] = dict.fromkeys(self.agents, True)
-        self._consecutive_invalid: dict[str, int] = dict.fromkeys(self.agents, 0)
         self._on_reset()
 
         for source, emit in self.initial_events():
@@ -313,11 +318,12 @@ class TextEnv(AECEnv, ABC):
             notes = [e.text for e in log if e.kind == "feedback" and e.visible_to(agent)]
             if notes:
                 system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
-        messages = [{"role": "system", "content": system}]
+        messages = [{"role": "system", "content": system}] if system else []
+        messages.extend({"role": role, "content": text} for role, text in self.preamble(agent))
         messages.extend({"role": role, "content": text} for role, text in view)
         prompt = self.turn_prompt(agent) if agent == self.agent_selection and not self._done() else None
         if prompt:
-            if messages[-1]["role"] == "user":
+            if messages and messages[-1]["role"] == "user":
                 messages[-1] = {"role": "user", "content": messages[-1]["content"] + "\n\n" + prompt}
             else:
                 messages.append({"role": "user", "content": prompt})
@@ -354,20 +360,19 @@ class TextEnv(AECEnv, ABC):
         return self.log.append(emit.kind, source, emit.payload, turn=self.turn, visibility=visibility)
 
     def _invalid(self, agent: str, reason: str, payload: dict[str, Any]) -> Event:
-        self._consecutive_invalid[agent] += 1
-        return self.log.append(
-            "invalid_action", agent, {"reason": reason, **payload}, turn=self.turn, visibility=(agent,)
-        )
+        visibility = None if self.invalid_visible_to_all else (agent,)
+        return self._emit(agent, Emit("invalid_action", {"reason": reason, **payload}, visibility))
 
     def _act(self, agent: str, action: Any) -> list[Event]:
         if not isinstance(action, str):
-            return [self._invalid(agent, f"action must be a string, got {type(action).__name__}", {})]
+            raw = action if action is None else repr(action)
+            return [self._invalid(agent, f"action must be a string, got {type(action).__name__}", {"raw": raw})]
         if len(action) > self.max_action_length:
             return [
                 self._invalid(
                     agent,
                     f"action is {len(action)} characters; the limit is {self.max_action_length}",
-                    {"raw": action[: self.max_action_length]},
+                    {"raw": action},
                 )
             ]
         visible, thinking, error = strip_thinking(action)
@@ -376,8 +381,12 @@ class TextEnv(AECEnv, ABC):
         parsed = self.parse_action(agent, visible, thinking)
         if isinstance(parsed, Invalid):
             return [self._invalid(agent, parsed.reason, {"raw": action, "thinking": thinking, **parsed.payload})]
-        self._consecutive_invalid[agent] = 0
-        return [self._emit(agent, emit) for emit in parsed]
+        if not parsed:
+            raise RuntimeError(f"{type(self).__name__}.parse_action returned no events for {agent!r}")
+        first, *rest = parsed
+        # The first event of every action carries the action string: replay re-steps it.
+        first = Emit(first.kind, {**first.payload, "raw": action, "thinking": thinking}, first.visibility)
+        return [self._emit(agent, emit) for emit in (first, *rest)]
 
     def _apply_scheduled(self, turn: int) -> None:
         for item in due(self._schedule, turn):

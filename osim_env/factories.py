@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pettingzoo.utils import parallel_wrapper_fn, wrappers
+from pettingzoo.utils import wrappers
+from pettingzoo.utils.conversions import parallel_wrapper_fn
 
 
 def env_factories(raw_cls: type) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
