@@ -234,16 +234,16 @@ class TextEnv(AECEnv, ABC):
             next_agent = self._scheduler.next(self.log, agent, self.present, self.np_random)
             if next_agent is None:
                 reason = "schedule finished"
-        for a in self.agents:
-            self.infos[a] = self._base_info()
-        if emitted and emitted[-1].kind == "invalid_action":
-            self.infos[agent]["invalid_reason"] = emitted[-1].payload["reason"]
         if reason is not None:
             self._finish(reason, truncated)
             self.agent_selection = self.agents[(self.agents.index(agent) + 1) % len(self.agents)]
         else:
+            for a in self.agents:
+                self.infos[a] = self._base_info()
             assert next_agent is not None
             self.agent_selection = next_agent
+        if emitted and emitted[-1].kind == "invalid_action":
+            self.infos[agent]["invalid_reason"] = emitted[-1].payload["reason"]
         self._accumulate_rewards()
         if self.render_mode == "human":
             self.render()
