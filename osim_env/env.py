@@ -89,8 +89,8 @@ class TextEnv(AECEnv, ABC):
         if self.max_turns < 1:
             raise ValueError(f"max_turns must be >= 1, got {self.max_turns}")
         self.options = self.validate_options(dict(options))
-        self._fixed_scenario: Scenario | None = None if scenario is None else self._to_scenario(scenario)
         self._fixture: list[Scenario] | None = None
+        self._fixed_scenario: Scenario | None = None if scenario is None else self._to_scenario(scenario)
         self._judge = judge
         self._observation_spaces = {
             a: observation_space(tuple(self.roles), 4 * self.max_turns + 16, self.max_content_length)
@@ -190,6 +190,7 @@ class TextEnv(AECEnv, ABC):
         self.termination: str | None = None
         self.judgments: dict[str, Any] = {}
         self._views: dict[str, list[list[str]]] = {a: [] for a in self.agents}
+        self._heads: dict[tuple[str, bool], tuple[tuple[str, str], ...]] = {}
         self._cursors: dict[str, int] = dict.fromkeys(self.agents, 0)
         self._privileged_views: dict[str, bool] = dict.fromkeys(self.agents, True)
         self._on_reset()
@@ -313,14 +314,18 @@ class TextEnv(AECEnv, ABC):
             else:
                 view.append([role, text])
         self._cursors[agent] = len(log)
-        system = self.system_prompt(agent)
-        if include_privileged:
-            notes = [e.text for e in log if e.kind == "feedback" and e.visible_to(agent)]
-            if notes:
-                system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
-        messages = [{"role": "system", "content": system}] if system else []
-        messages.extend({"role": role, "content": text} for role, text in self.preamble(agent))
-        messages.extend({"role": role, "content": text} for role, text in view)
+        key = (agent, include_privileged)
+        head = self._heads.get(key)
+        if head is None:  # system prompt and preamble depend on the row and reset-time events only
+            system = self.system_prompt(agent)
+            if include_privileged:
+                notes = [e.text for e in log if e.kind == "feedback" and e.visible_to(agent)]
+                if notes:
+                    system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
+            head = ((("system", system),) if system else ()) + tuple(self.preamble(agent))
+            self._heads[key] = head
+        messages = [{"role": role, "content": text} for role, text in head]
+        messages.extend([{"role": role, "content": text} for role, text in view])
         prompt = self.turn_prompt(agent) if agent == self.agent_selection and not self._done() else None
         if prompt:
             if messages and messages[-1]["role"] == "user":

@@ -27,6 +27,13 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
 def find_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
     """The JSON object in ``text`` (fenced or bare) and, if one is present but broken, why."""
+    if text.startswith("{") and text.endswith("}"):  # the common, well-formed case
+        try:
+            obj = json.loads(text)
+            if isinstance(obj, dict):
+                return obj, None
+        except json.JSONDecodeError:
+            pass
     candidates = [m.group(1).strip() for m in _FENCE.finditer(text)] + [text.strip()]
     start, end = text.find("{"), text.rfind("}")
     if 0 <= start < end:
@@ -142,8 +149,8 @@ class SotopiaEnv(TextEnv):
         if event.source == agent:
             if event.kind == "invalid_action":
                 return "user", f"(Your last action could not be used: {event.payload['reason']}.)"
-            action = {"action_type": event.payload["action_type"], "argument": event.payload["text"]}
-            return "assistant", json.dumps(action, ensure_ascii=False)
+            argument = json.dumps(event.payload["text"], ensure_ascii=False)
+            return "assistant", f'{{"action_type": "{event.payload["action_type"]}", "argument": {argument}}}'
         name = self.row.name(event.source)
         if event.kind == "invalid_action":
             return "user", prompts.describe(name, "none", "")
