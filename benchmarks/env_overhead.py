@@ -1,8 +1,9 @@
 """Env overhead: steps/s of a Sotopia episode loop vs PettingZoo's rps_v2 raw AEC loop.
 
-Both loops run in this process with instant policies (Sotopia: scripted JSON actions cycled; rps:
-``action_space(agent).sample()``, PettingZoo's random-action loop), no judging, so the figure is the cost of the env itself: parsing, the event log,
-scheduling and rendering observations. Prints one JSON object.
+Both loops run in this process with instant policies (Sotopia: scripted JSON actions cycled;
+rps: ``action_space(agent).sample()``, PettingZoo's random-action loop), no judging, so the
+figure is the cost of the env itself: parsing, the event log, scheduling and rendering
+observations. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def sotopia_steps_per_s(min_seconds: float) -> tuple[float, int]:
     while time.perf_counter() - start < min_seconds:
         env.reset(seed=seed)
         seed += 1
-        for agent in env.agent_iter():
+        for _agent in env.agent_iter():
             obs, reward, terminated, truncated, info = env.last()
             env.step(None if terminated or truncated else actions[steps % 2])
             steps += 1

@@ -20,7 +20,9 @@ _FINAL_LINE = re.compile(
     rf"^\s*(?:\*\*)?(?:(?:final\s+answer|answer)\s*(?:\*\*)?\s*(?::|is)\s*(?:\*\*)?\s*)?{_LETTER}\s*$",
     re.IGNORECASE,
 )
-_SEVERAL_LETTERS = re.compile(r"^\s*\(?[A-Za-z]\)?\s*(?:[,/&]|\band\b|\bor\b|\s)\s*\(?[A-Za-z]\)?", re.IGNORECASE)
+_SEVERAL_LETTERS = re.compile(
+    r"^\s*\(?[A-Za-z]\)?\s*(?:[,/&]|\band\b|\bor\b|\s)\s*\(?[A-Za-z]\)?", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ class TextEnv(AECEnv, ABC):
     ) -> None:
         super().__init__()
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.render_mode = render_mode
         self.possible_agents = list(self.roles)
         if max_turns is not None and max_cycles is not None:
@@ -371,7 +373,9 @@ class TextEnv(AECEnv, ABC):
     def _act(self, agent: str, action: Any) -> list[Event]:
         if not isinstance(action, str):
             raw = action if action is None else repr(action)
-            return [self._invalid(agent, f"action must be a string, got {type(action).__name__}", {"raw": raw})]
+            return [
+                self._invalid(agent, f"action must be a string, got {type(action).__name__}", {"raw": raw})
+            ]
         if len(action) > self.max_action_length:
             return [
                 self._invalid(
@@ -385,7 +389,9 @@ class TextEnv(AECEnv, ABC):
             return [self._invalid(agent, error, {"raw": action, "thinking": thinking})]
         parsed = self.parse_action(agent, visible, thinking)
         if isinstance(parsed, Invalid):
-            return [self._invalid(agent, parsed.reason, {"raw": action, "thinking": thinking, **parsed.payload})]
+            return [
+                self._invalid(agent, parsed.reason, {"raw": action, "thinking": thinking, **parsed.payload})
+            ]
         if not parsed:
             raise RuntimeError(f"{type(self).__name__}.parse_action returned no events for {agent!r}")
         first, *rest = parsed
@@ -454,5 +460,3 @@ class TextEnv(AECEnv, ABC):
 
     def __str__(self) -> str:
         return self.env_id or type(self).__name__
-
-

@@ -25,7 +25,9 @@ RowT = TypeVar("RowT", bound=BaseModel)
 class RowError(ValueError):
     """A data row that cannot be used: which file, which row, which field, and why."""
 
-    def __init__(self, reason: str, *, file: str | None = None, row: int | None = None, field: str | None = None):
+    def __init__(
+        self, reason: str, *, file: str | None = None, row: int | None = None, field: str | None = None
+    ):
         self.file, self.row, self.field, self.reason = file, row, field, reason
         where = ", ".join(
             part
@@ -108,7 +110,9 @@ def to_scenario(value: Any, model: type[BaseModel], data_source: str) -> Scenari
         fields, index = task_fields(value, data_source)
         row = validate_row(model, fields)
         return Scenario(row, scenario_id_for(row, index))
-    raise TypeError(f"scenario must be a {model.__name__}, a dict or an int index, got {type(value).__name__}")
+    raise TypeError(
+        f"scenario must be a {model.__name__}, a dict or an int index, got {type(value).__name__}"
+    )
 
 
 def _raw_rows(path: Path) -> Iterator[Mapping[str, Any]]:
@@ -135,7 +139,9 @@ def _raw_rows(path: Path) -> Iterator[Mapping[str, Any]]:
             raise RowError("a .json data file must hold a list of rows", file=str(path))
         yield from data
     else:
-        raise RowError(f"unsupported data file type {suffix!r} (use .parquet, .jsonl or .json)", file=str(path))
+        raise RowError(
+            f"unsupported data file type {suffix!r} (use .parquet, .jsonl or .json)", file=str(path)
+        )
 
 
 def load_rows(

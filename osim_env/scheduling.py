@@ -39,7 +39,9 @@ class Alternation(Scheduler):
     def first(self, present: Sequence[str]) -> str | None:
         return next((a for a in self.order if a in present), None)
 
-    def next(self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator) -> str | None:
+    def next(
+        self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator
+    ) -> str | None:
         i = self.order.index(current)
         n = len(self.order)
         for k in range(1, n + 1):
@@ -65,7 +67,9 @@ class ScriptedOrder(Scheduler):
         self._position = 0
         return self._advance(present)
 
-    def next(self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator) -> str | None:
+    def next(
+        self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator
+    ) -> str | None:
         self._position += 1
         return self._advance(present)
 
@@ -95,7 +99,9 @@ class DirectorChoice(Scheduler):
     def first(self, present: Sequence[str]) -> str | None:
         return self.first_speaker if self.first_speaker in present else self._others(None, present)[0]
 
-    def next(self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator) -> str | None:
+    def next(
+        self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator
+    ) -> str | None:
         if current != self.director:
             return self.director if self.director in present else self._draw(current, present, rng)
         last_speaker = next((e.source for e in reversed(log) if e.source in self.speakers), None)

@@ -33,7 +33,9 @@ CHAT_ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
 class UnicodeText(spaces.Space[str]):
     """Any ``str`` of ``min_length..max_length`` code points."""
 
-    def __init__(self, max_length: int, *, min_length: int = 0, seed: int | np.random.Generator | None = None):
+    def __init__(
+        self, max_length: int, *, min_length: int = 0, seed: int | np.random.Generator | None = None
+    ):
         if not 0 <= min_length <= max_length:
             raise ValueError(f"need 0 <= min_length <= max_length, got {min_length}, {max_length}")
         self.min_length = int(min_length)
@@ -98,7 +100,10 @@ class ChatMessages(spaces.Space[list]):
     def sample(self, mask: Any = None, probability: Any = None) -> list[dict[str, str]]:
         n = int(self.np_random.integers(1, min(self.max_messages, 8) + 1))
         return [
-            {"role": self.roles[int(self.np_random.integers(len(self.roles)))], "content": self.content.sample()}
+            {
+                "role": self.roles[int(self.np_random.integers(len(self.roles)))],
+                "content": self.content.sample(),
+            }
             for _ in range(n)
         ]
 

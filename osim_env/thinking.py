@@ -38,10 +38,9 @@ def strip_thinking(text: str) -> Stripped:
     if opened:
         thoughts.append(visible[opened.end() :].strip())
         visible = visible[: opened.start()]
-    closed = None
-    for closed in _STRAY_CLOSE.finditer(visible):
-        pass
-    if closed is not None:
+    stray = list(_STRAY_CLOSE.finditer(visible))
+    if stray:
+        closed = stray[-1]
         thoughts.insert(0, visible[: closed.start()].strip())
         visible = visible[closed.end() :]
     visible = visible.strip()

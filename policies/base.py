@@ -21,10 +21,34 @@ from osim_env.thinking import strip_thinking
 class PolicyError(RuntimeError):
     """A model call that failed after its retries. Never returned as an action string."""
 
-    def __init__(self, message: str, *, cause: BaseException | None = None, spec: Mapping[str, Any] | None = None):
+    def __init__(
+        self, message: str, *, cause: BaseException | None = None, spec: Mapping[str, Any] | None = None
+    ):
         super().__init__(message)
         self.cause = cause
         self.spec = dict(spec or {})
+
+
+class BatchPolicyError(PolicyError):
+    """Some requests of a batch failed after their retries; the others succeeded.
+
+    ``failures`` maps a request's index to its error and ``completions`` holds the successful
+    completions (``None`` where the request failed), so a runner can fail only the episodes whose
+    call failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failures: Mapping[int, PolicyError],
+        completions: Sequence[Completion | None],
+        spec: Mapping[str, Any] | None = None,
+    ):
+        first = failures[min(failures)] if failures else None
+        super().__init__(message, cause=first, spec=spec)
+        self.failures = dict(failures)
+        self.completions = list(completions)
 
 
 class PolicySpec(BaseModel):
@@ -96,7 +120,16 @@ class Policy(ABC):
     async def complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         if not requests:
             return []
-        completions = await self._complete_batch(list(requests))
+        try:
+            completions = await self._complete_batch(list(requests))
+        except BatchPolicyError as exc:
+            for i, c in enumerate(exc.completions):
+                failure = exc.failures.get(i)
+                self.calls.append(self._call_record(c, error=None if failure is None else str(failure)))
+            raise
+        except PolicyError as exc:
+            self.calls.extend(self._call_record(None, error=str(exc)) for _ in requests)
+            raise
         if len(completions) != len(requests):
             raise PolicyError(
                 f"{self.spec.backend} returned {len(completions)} completions for {len(requests)} requests",
@@ -108,16 +141,19 @@ class Policy(ABC):
                 visible, thinking, _ = strip_thinking(c.raw)
                 c = c.model_copy(update={"text": visible, "thinking": thinking})
             out.append(c)
-            self.calls.append(
-                ModelCall(
-                    spec=self.spec.model_dump(mode="json"),
-                    latency_s=c.latency_s,
-                    prompt_tokens=c.prompt_tokens,
-                    completion_tokens=c.completion_tokens,
-                    cached=c.cached,
-                )
-            )
+            self.calls.append(self._call_record(c))
         return out
+
+    def _call_record(self, c: Completion | None, error: str | None = None) -> ModelCall:
+        """The store's record of one call (a failed call keeps its error and no usage)."""
+        return ModelCall(
+            spec=self.spec.model_dump(mode="json"),
+            latency_s=None if c is None else c.latency_s,
+            prompt_tokens=None if c is None else c.prompt_tokens,
+            completion_tokens=None if c is None else c.completion_tokens,
+            cached=False if c is None else c.cached,
+            error=error,
+        )
 
     def complete(self, request: ChatRequest) -> Completion:
         return _run_sync(self.complete_batch([request]))[0]
@@ -137,7 +173,7 @@ class Policy(ABC):
         calls, self.calls = self.calls, []
         return calls
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release backend resources (engines, clients)."""
 
 

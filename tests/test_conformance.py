@@ -6,28 +6,12 @@ import os
 from typing import Any
 
 import pytest
+from testing_judges import ValidTurnShareJudge
 
 import osim_env
-from judges.judgment import Judgment, SyncJudge
-from osim_env.episode import EpisodeRecord
 from osim_env.test import run_all
 
 FUZZ_EXAMPLES = int(os.environ.get("OSIM_FUZZ_EXAMPLES", "2000"))
-
-
-class ValidTurnShareJudge(SyncJudge):
-    """A deterministic rule judge for tests: the share of an agent's actions that were valid."""
-
-    spec: dict[str, Any] = {"kind": "rule", "name": "valid_turn_share"}
-
-    def judge_episode(self, episode: EpisodeRecord) -> dict[str, Judgment]:
-        out = {}
-        for agent in episode.agents:
-            acted = [e for e in episode.events if e.source == agent and "raw" in e.payload]
-            valid = [e for e in acted if e.kind != "invalid_action"]
-            score = len(valid) / len(acted) if acted else 0.0
-            out[agent] = Judgment(agent=agent, score=score, dims={"valid_turns": len(valid)}, judge=self.spec)
-        return out
 
 
 TEST_KWARGS: dict[str, dict[str, Any]] = {"soul/sotopia-v0": {"judge": ValidTurnShareJudge()}}

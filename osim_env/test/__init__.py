@@ -40,8 +40,14 @@ def run_all(
     fuzz_examples: int = 2000,
     quiet: bool = True,
 ) -> list[str]:
-    """Run every check on ``env_fn`` (keyword arguments -> AEC env). Returns the names run."""
+    """Run every check on ``env_fn`` (keyword arguments -> AEC env). Returns the names run.
+
+    Parallel-API checks (and ``max_cycles_test``, for envs with rounds) run when the env's metadata
+    says ``is_parallelizable``.
+    """
     parallel_fn = parallel_view(env_fn)
+    # The parallel view exists where every live agent acts once per round (PettingZoo's conversion).
+    parallel = bool(env_fn().metadata.get("is_parallelizable", False))
     ran: list[str] = []
     with warnings.catch_warnings():
         if quiet:
@@ -53,15 +59,17 @@ def run_all(
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             render_test(env_fn)
         ran.append("pettingzoo.render_test")
-        parallel_api_test(parallel_fn(), num_cycles=num_cycles)
-        ran.append("pettingzoo.parallel_api_test")
-        parallel_seed_test(parallel_fn, num_cycles=num_cycles)
-        ran.append("pettingzoo.parallel_seed_test")
-        if has_rounds(env_fn):
-            max_cycles_test(types.SimpleNamespace(env=env_fn, parallel_env=parallel_fn))
-            ran.append("pettingzoo.max_cycles_test")
-    parallel_containment_test(parallel_fn)
-    ran.append("parallel_containment_test")
+        if parallel:
+            parallel_api_test(parallel_fn(), num_cycles=num_cycles)
+            ran.append("pettingzoo.parallel_api_test")
+            parallel_seed_test(parallel_fn, num_cycles=num_cycles)
+            ran.append("pettingzoo.parallel_seed_test")
+            if has_rounds(env_fn):
+                max_cycles_test(types.SimpleNamespace(env=env_fn, parallel_env=parallel_fn))
+                ran.append("pettingzoo.max_cycles_test")
+    if parallel:
+        parallel_containment_test(parallel_fn)
+        ran.append("parallel_containment_test")
     episode_seed_test(env_fn)
     ran.append("episode_seed_test")
     deterministic_infos_test(env_fn)

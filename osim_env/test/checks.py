@@ -21,7 +21,9 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _TIME_KEYS = re.compile(r"time|date|clock|uuid|timestamp|elapsed|latency", re.IGNORECASE)
 
 
-def sample_episode(env: Any, seed: int, max_steps: int = 400) -> list[tuple[str, Any, float, bool, bool, Any, Any]]:
+def sample_episode(
+    env: Any, seed: int, max_steps: int = 400
+) -> list[tuple[str, Any, float, bool, bool, Any, Any]]:
     """Play one episode with actions sampled from seeded action spaces; record every ``last()``."""
     env.reset(seed=seed)
     for i, agent in enumerate(env.possible_agents):
@@ -63,7 +65,9 @@ def deterministic_infos_test(env_fn: EnvFn, seed: int = 3) -> None:
     for (agent, _, _, _, _, info, _), (_, _, _, _, _, info2, _) in zip(first, second):
         assert isinstance(info, dict), f"info of {agent} is not a dict"
         text = json.dumps(info, sort_keys=True)  # raises if not JSON data
-        assert text == json.dumps(info2, sort_keys=True), f"infos differ between identical runs: {info} {info2}"
+        assert text == json.dumps(info2, sort_keys=True), (
+            f"infos differ between identical runs: {info} {info2}"
+        )
         assert not _UUID.search(text), f"info of {agent} holds a uuid: {text}"
         for key, value in _walk(info):
             assert not _TIME_KEYS.search(key), f"info key {key!r} looks like wall-clock data"
@@ -95,15 +99,19 @@ def replay_render_test(env_fn: EnvFn, seeds: tuple[int, ...] = (0, 5)) -> None:
         for agent in raw.possible_agents:
             incremental = raw.messages_for(agent)
             raw._views[agent], raw._cursors[agent] = [], 0
-            assert raw.messages_for(agent) == incremental, f"seed {seed}: incremental render of {agent} differs"
+            assert raw.messages_for(agent) == incremental, (
+                f"seed {seed}: incremental render of {agent} differs"
+            )
         # 2. replay the recorded action strings from the log
-        actions = [e.payload["raw"] for e in raw.log if "raw" in e.payload and e.source in raw.possible_agents]
+        actions = [
+            e.payload["raw"] for e in raw.log if "raw" in e.payload and e.source in raw.possible_agents
+        ]
         replay = env_fn()
         replay.reset(seed=seed)
         observations = [_dump(obs) for (_, obs, _, term, trunc, _, _) in trace if not (term or trunc)]
         replayed = []
         it = iter(actions)
-        for agent in replay.agent_iter():
+        for _agent in replay.agent_iter():
             obs, _, term, trunc, _ = replay.last()
             if term or trunc:
                 replay.step(None)

@@ -20,8 +20,11 @@ class HiToMJudge(SyncJudge):
             answer_events = [e for e in episode.events if e.source == agent and "raw" in e.payload]
             if not answer_events:
                 out[agent] = Judgment(
-                    agent=agent, score=0.0, dims={"valid": 0.0, "correct": 0.0},
-                    reasons={"valid": "no answer given"}, judge=self.spec,
+                    agent=agent,
+                    score=0.0,
+                    dims={"valid": 0.0, "correct": 0.0},
+                    reasons={"valid": "no answer given"},
+                    judge=self.spec,
                 )
                 continue
             event = answer_events[-1]
@@ -29,14 +32,21 @@ class HiToMJudge(SyncJudge):
             if extraction is None or not extraction.valid:
                 reason = event.payload.get("reason") if extraction is None else extraction.reason
                 out[agent] = Judgment(
-                    agent=agent, score=0.0, dims={"valid": 0.0, "correct": 0.0},
-                    reasons={"valid": str(reason)}, raw=event.payload.get("raw"), judge=self.spec,
+                    agent=agent,
+                    score=0.0,
+                    dims={"valid": 0.0, "correct": 0.0},
+                    reasons={"valid": str(reason)},
+                    raw=event.payload.get("raw"),
+                    judge=self.spec,
                 )
                 continue
             correct = float(extraction.answer == gold)
             out[agent] = Judgment(
-                agent=agent, score=correct, dims={"valid": 1.0, "correct": correct},
+                agent=agent,
+                score=correct,
+                dims={"valid": 1.0, "correct": correct},
                 reasons={"correct": f"answered {extraction.answer}, gold {gold}"},
-                raw=event.payload.get("raw"), judge=self.spec,
+                raw=event.payload.get("raw"),
+                judge=self.spec,
             )
         return out

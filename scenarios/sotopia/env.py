@@ -99,7 +99,9 @@ class SotopiaEnv(TextEnv):
         }
         unknown = set(options) - set(defaults)
         if unknown:
-            raise TypeError(f"soul/sotopia-v0 got unknown options {sorted(unknown)}; known: {sorted(defaults)}")
+            raise TypeError(
+                f"soul/sotopia-v0 got unknown options {sorted(unknown)}; known: {sorted(defaults)}"
+            )
         merged = {**defaults, **options}
         if merged["eval_position"] not in (None, "agent1", "agent2"):
             raise ValueError(f"eval_position must be 'agent1' or 'agent2', got {merged['eval_position']!r}")

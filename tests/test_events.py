@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from osim_env.events import Event, EventLog
+
+
+def test_log_is_dense_ordered_and_round_trips():
+    log = EventLog()
+    a = log.append("message", "alice", {"text": "hi"}, turn=0)
+    b = log.append("message", "bob", {"text": "psst"}, turn=1, visibility=["alice"])
+    assert (a.index, b.index) == (0, 1)
+    assert b.visibility == ("alice",)
+    again = EventLog.from_dicts(log.to_dicts())
+    assert list(again) == list(log)
+
+
+def test_visibility_filters_per_agent():
+    log = EventLog()
+    log.append("message", "alice", {"text": "public"}, turn=0)
+    log.append("feedback", "env", {"text": "secret"}, turn=0, visibility=("alice",))
+    assert [e.text for e in log.visible("alice")] == ["public", "secret"]
+    assert [e.text for e in log.visible("bob")] == ["public"]
+    assert log.last(kind="feedback").text == "secret"
+    assert log.last(source="carol") is None
+
+
+def test_events_are_frozen_and_kinds_checked():
+    log = EventLog()
+    event = log.append("message", "alice", {"text": "hi"}, turn=0)
+    with pytest.raises(ValidationError):
+        event.turn = 5  # type: ignore[misc]
+    with pytest.raises(ValueError, match="unknown event kind"):
+        log.append("shout", "alice", {}, turn=0)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Event(index=0, turn=0, kind="shout", source="a")  # type: ignore[arg-type]
+
+
+def test_a_log_with_gaps_is_rejected():
+    event = Event(index=3, turn=0, kind="message", source="a")
+    with pytest.raises(ValueError, match="dense"):
+        EventLog([event])

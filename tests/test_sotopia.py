@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from testing_judges import FailingJudge, ValidTurnShareJudge
+
+import osim_env
+from osim_env.rows import RowError
+from scenarios import sotopia
+from scenarios.sotopia.schema import SotopiaRow
+
+ROW = json.loads(Path("scenarios/sotopia/data/fixture.jsonl").read_text().splitlines()[0])["extra_info"]
+
+
+def speak(text: str) -> str:
+    return json.dumps({"action_type": "speak", "argument": text})
+
+
+def make(**kw):
+    kw.setdefault("judge", ValidTurnShareJudge())
+    env = osim_env.make("soul/sotopia-v0", scenario=kw.pop("scenario", ROW), **kw)
+    env.reset(seed=0)
+    return env
+
+
+def test_each_agent_sees_its_own_goal_and_not_the_others():
+    env = make()
+    a1 = env.observe("agent1")["messages"][0]["content"]
+    a2 = env.observe("agent2")["messages"][0]["content"]
+    assert ROW["agent1_goal"] in a1 and ROW["agent2_goal"] not in a1
+    assert ROW["agent2_goal"] in a2 and ROW["agent1_goal"] not in a2
+    assert ROW["agent1_background"] in a1 and ROW["agent1_background"] not in a2
+    assert "Greta Moll" in a2 and "Sami Okafor" in a1  # names replace the Agent1/Agent2 placeholders
+    assert "Agent1" not in a1
+
+
+def test_actions_render_as_natural_language_lines_for_the_other_side():
+    env = make()
+    env.step(speak("Lovely player, isn't it?"))
+    env.step(json.dumps({"action_type": "non-verbal communication", "argument": "shrugs"}))
+    env.step(json.dumps({"action_type": "action", "argument": "lifts the lid"}))
+    env.step(json.dumps({"action_type": "none", "argument": ""}))
+    a2 = env.observe("agent2")["messages"]
+    a1 = env.observe("agent1")["messages"]
+    assert a2[1] == {"role": "user", "content": 'Greta Moll said: "Lovely player, isn\'t it?"'}
+    assert "Sami Okafor [non-verbal communication] shrugs" in a1[2]["content"]
+    assert "Sami Okafor did nothing" in a1[-1]["content"]
+    assert (
+        a1[1]["role"] == "assistant"
+        and json.loads(a1[1]["content"])["argument"] == "Lovely player, isn't it?"
+    )
+    assert a1[-1]["content"].rstrip().endswith("...}.") or "JSON object" in a1[-1]["content"]
+
+
+def test_fenced_json_plain_text_and_thinking():
+    env = make()
+    env.step('<think>he looks broke</think>```json\n{"action_type": "speak", "argument": "150, firm."}\n```')
+    first = env.unwrapped.log[0]
+    assert (
+        first.kind == "message"
+        and first.text == "150, firm."
+        and first.payload["thinking"] == "he looks broke"
+    )
+    assert "he looks broke" not in json.dumps(env.observe("agent2"))
+    env.step("just plain words")
+    second = env.unwrapped.log[1]
+    assert second.kind == "message" and second.payload["format_lenient"] is True
+
+
+def test_strict_json_and_malformed_json_are_invalid_and_shown_as_did_nothing():
+    env = make(strict_json=True)
+    env.step("no json here")
+    event = env.unwrapped.log[0]
+    assert event.kind == "invalid_action" and "strict_json" in event.payload["reason"]
+    assert env.infos["agent1"]["invalid_reason"] == event.payload["reason"]
+    assert "Greta Moll did nothing" in env.observe("agent2")["messages"][-1]["content"]
+    env.step('{"action_type": "dance", "argument": "x"}')
+    assert "action_type must be one of" in env.unwrapped.log[1].payload["reason"]
+    env.step('{"action_type": "speak", "argument": ')
+    assert env.unwrapped.log[2].payload["reason"].startswith("malformed JSON action")
+
+
+def test_leaving_ends_the_episode_and_the_judge_sets_rewards():
+    judge = ValidTurnShareJudge()
+    env = make(judge=judge)
+    env.step(speak("hello"))
+    env.step("{bad")
+    env.step(json.dumps({"action_type": "leave", "argument": ""}))
+    assert all(env.terminations.values()) and not any(env.truncations.values())
+    assert env.unwrapped.termination == "agent1 left"
+    assert env.rewards == {"agent1": 1.0, "agent2": 0.0}
+    assert env.infos["agent1"]["status"] == "ok" and env.infos["agent1"]["score"] == 1.0
+    record = judge.seen[0]
+    assert record.policy_agents == ("agent1",) and record.termination == "agent1 left"
+    assert [e.kind for e in record.events][-1] == "end"
+    # dead steps drain the agents
+    for _agent in env.agent_iter():
+        _, _, terminated, _, _ = env.last()
+        assert terminated
+        env.step(None)
+    assert env.agents == []
+
+
+def test_max_turns_truncates_and_four_idle_actions_terminate():
+    env = make(max_turns=3)
+    for _ in range(3):
+        env.step(speak("and another thing"))
+    assert all(env.truncations.values()) and not any(env.terminations.values())
+    assert env.unwrapped.termination == "max_turns (3) reached"
+    env = make()
+    for _ in range(4):
+        env.step(json.dumps({"action_type": "none", "argument": ""}))
+    assert all(env.terminations.values())
+    assert env.unwrapped.termination == "4 consecutive none/invalid actions"
+
+
+def test_a_judge_failure_is_an_error_not_a_score():
+    env = make(judge=FailingJudge())
+    env.step(json.dumps({"action_type": "leave", "argument": ""}))
+    raw = env.unwrapped
+    assert raw.status == "judge_error"
+    assert env.infos["agent1"]["judge_error"].startswith("judge call timed out")
+    assert env.infos["agent1"]["score"] is None
+    assert raw.judgments["agent1"].score is None
+    assert raw.episode_record().status == "judge_error"
+
+
+def test_eval_position_self_play_and_default_partner():
+    env = make()
+    assert env.unwrapped.policy_agents() == ("agent1",)
+    assert set(env.unwrapped.default_policies()) == {"agent2"}
+    env = make(eval_position="agent2")
+    assert env.unwrapped.policy_agents() == ("agent2",)
+    env = make(self_play=True)
+    assert env.unwrapped.policy_agents() == ("agent1", "agent2") and env.unwrapped.default_policies() == {}
+    with pytest.raises(TypeError, match="unknown options"):
+        osim_env.make("soul/sotopia-v0", scenario=ROW, colour="red")
+
+
+def test_same_seed_same_episode_id_and_observations():
+    a, b = make(), make()
+    assert a.unwrapped.episode_id == b.unwrapped.episode_id
+    assert a.observe("agent1") == b.observe("agent1")
+    c = osim_env.make("soul/sotopia-v0", scenario=ROW, judge=False)
+    c.reset(seed=1)
+    assert c.unwrapped.episode_id != a.unwrapped.episode_id
+
+
+def test_feedback_is_private_to_the_policy_agent_and_droppable():
+    env = osim_env.make("soul/sotopia-v0", scenario=ROW, judge=False)
+    env.reset(seed=0, options={"feedback": "Open higher, concede slowly."})
+    raw = env.unwrapped
+    assert "Feedback from a previous attempt" in env.observe("agent1")["messages"][0]["content"]
+    assert "concede slowly" not in json.dumps(env.observe("agent2"))
+    assert "concede slowly" not in json.dumps(raw.messages_for("agent1", include_privileged=False))
+
+
+def test_loads_published_parquet_and_jsonl(tmp_path):
+    rows = [
+        {"data_source": "sotopia", "extra_info": {**ROW, "index": f"s{i}"}, "prompt": [], "reward_model": {}}
+        for i in range(3)
+    ]
+    rows[0]["prompt"] = [{"role": "user", "content": "x"}]
+    rows[0]["reward_model"] = {"ground_truth": ""}
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "sotopia.parquet")
+    loaded = sotopia.load(tmp_path / "sotopia.parquet")
+    assert [s.scenario_id for s in loaded] == ["s0", "s1", "s2"]
+    assert isinstance(loaded[0].row, SotopiaRow)
+    fixture = sotopia.load("scenarios/sotopia/data/fixture.jsonl")
+    assert len(fixture) >= 5
+
+
+def test_malformed_rows_name_file_row_and_field(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    good = json.dumps(ROW)
+    bad = json.dumps({**ROW, "agent2_goal": ""})
+    path.write_text(good + "\n" + bad + "\n")
+    with pytest.raises(RowError) as info:
+        sotopia.load(path)
+    err = info.value
+    assert (err.file, err.row, err.field) == (str(path), 1, "agent2_goal")
+    assert str(path) in str(err) and "row 1" in str(err) and "agent2_goal" in str(err)
+    assert len(sotopia.load(path, on_invalid="skip")) == 1
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(json.dumps({"data_source": "hitom", "extra_info": ROW}) + "\n")
+    with pytest.raises(RowError, match="data_source"):
+        sotopia.load(wrong)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(good + "\n{not json\n")
+    with pytest.raises(RowError, match="row 1"):
+        sotopia.load(broken)
