@@ -75,17 +75,27 @@ def spec(id: str) -> EnvSpec:
     raise KeyError(f"no env registered as {id!r}{hint}")
 
 
+def _tagged(env: Any, id: str) -> Any:
+    """Record the id the env was made under (a registered variant keeps its own id in episodes)."""
+    raw = getattr(env, "unwrapped", env)
+    if getattr(raw, "env_id", id) != id:
+        raw.env_id = id
+    return env
+
+
 def make(id: str, scenario: Any = None, **kwargs: Any) -> Any:
     """The AEC env (PettingZoo wrappers applied) for ``id``."""
     s = spec(id)
-    return s.load()(scenario=scenario, **{**s.kwargs, **kwargs})
+    return _tagged(s.load()(scenario=scenario, **{**s.kwargs, **kwargs}), id)
 
 
 def make_raw(id: str, scenario: Any = None, **kwargs: Any) -> Any:
     s = spec(id)
-    return s.module.raw_env(scenario=scenario, **{**s.kwargs, **kwargs})
+    return _tagged(s.module.raw_env(scenario=scenario, **{**s.kwargs, **kwargs}), id)
 
 
 def make_parallel(id: str, scenario: Any = None, **kwargs: Any) -> Any:
     s = spec(id)
-    return s.module.parallel_env(scenario=scenario, **{**s.kwargs, **kwargs})
+    env = s.module.parallel_env(scenario=scenario, **{**s.kwargs, **kwargs})
+    _tagged(env.aec_env, id)
+    return env

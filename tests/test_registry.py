@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+import osim_env
+from osim_env import registration
+
+
+def test_make_builds_wrapped_raw_and_parallel_envs():
+    env = osim_env.make("soul/hitom-v0", scenario=0)
+    assert env.unwrapped.env_id == "soul/hitom-v0" and env is not env.unwrapped
+    raw = osim_env.make_raw("soul/hitom-v0", scenario=0)
+    assert raw.unwrapped is raw
+    par = osim_env.make_parallel("soul/hitom-v0", scenario=0)
+    observations, infos = par.reset(seed=0)
+    assert set(observations) == {"answerer"}
+
+
+def test_unknown_ids_and_versions_get_helpful_errors():
+    with pytest.raises(KeyError, match="available versions: \\['soul/sotopia-v0'\\]"):
+        osim_env.make("soul/sotopia-v9")
+    with pytest.raises(KeyError, match="registered ids"):
+        osim_env.make("soul/nothing-v0")
+
+
+def test_register_validates_ids_and_refuses_silent_overrides():
+    with pytest.raises(ValueError, match="namespace/name-vN"):
+        osim_env.register("no-version", "scenarios.hitom.env:env")
+    with pytest.raises(ValueError, match="already registered"):
+        osim_env.register("soul/hitom-v0", "scenarios.sotopia.env:env")
+    osim_env.register("soul/hitom-v0", "scenarios.hitom.env:env")  # same entry point: fine
+
+
+def test_registering_a_new_version_with_default_options():
+    osim_env.register("test/sotopia-short-v0", "scenarios.sotopia.env:env", max_turns=4, judge=False)
+    try:
+        env = osim_env.make("test/sotopia-short-v0", scenario=0)
+        assert env.unwrapped.max_turns == 4
+        assert env.unwrapped.env_id == "test/sotopia-short-v0"
+        env.reset(seed=0)
+        assert env.unwrapped.episode_record().env_id == "test/sotopia-short-v0"
+        assert "test/sotopia-short-v0" in osim_env.registry()
+    finally:
+        registration._REGISTRY.pop("test/sotopia-short-v0")
