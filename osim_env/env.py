@@ -184,15 +184,15 @@ class TextEnv(AECEnv, ABC):
         self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
         self.terminations = dict.fromkeys(self.agents, False)
         self.truncations = dict.fromkeys(self.agents, False)
+        self.status: EpisodeStatus = "running"
         self.infos = {a: self._base_info() for a in self.agents}
         self.log = EventLog()
         self.turn = 0
         self.present: list[str] = list(self.agents)
-        self.status: EpisodeStatus = "running"
         self.termination: str | None = None
         self.judgments: dict[str, Any] = {}
-        self._views: dict[str, list[list[str]]] = {a: [] for a in self.agents}
-        self._heads: dict[tuple[str, bool], tuple[tuple[str, str], ...]] = {}
+        self._views: dict[str, list[dict[str, str]]] = {a: [] for a in self.agents}
+        self._heads: dict[tuple[str, bool], tuple[dict[str, str], ...]] = {}
         self._cursors: dict[str, int] = dict.fromkeys(self.agents, 0)
         self._privileged_views: dict[str, bool] = dict.fromkeys(self.agents, True)
         self._on_reset()
@@ -241,8 +241,8 @@ class TextEnv(AECEnv, ABC):
             self._finish(reason, truncated)
             self.agent_selection = self.agents[(self.agents.index(agent) + 1) % len(self.agents)]
         else:
-            for a in self.agents:
-                self.infos[a] = self._base_info()
+            # Only the actor's info changes while the episode runs (it may carry an invalid reason).
+            self.infos[agent] = self._base_info()
             assert next_agent is not None
             self.agent_selection = next_agent
         if emitted and emitted[-1].kind == "invalid_action":
@@ -302,32 +302,37 @@ class TextEnv(AECEnv, ABC):
             self._views[agent], self._cursors[agent] = [], 0
             self._privileged_views[agent] = include_privileged
         view = self._views[agent]
-        log = self.log
-        for i in range(self._cursors[agent], len(log)):
-            event = log[i]
-            if not event.visible_to(agent) or event.kind == "feedback":
-                continue
-            rendered = self.render_event(agent, event)
-            if rendered is None:
-                continue
-            role, text = rendered
-            if view and view[-1][0] == role:
-                view[-1][1] += "\n" + text
-            else:
-                view.append([role, text])
-        self._cursors[agent] = len(log)
+        events = self.log._events  # hot path: skip the Sequence protocol
+        cursor, n = self._cursors[agent], len(events)
+        if cursor < n:
+            render = self.render_event
+            for event in events[cursor:]:
+                visibility = event.visibility
+                if (visibility is not None and agent not in visibility) or event.kind == "feedback":
+                    continue
+                rendered = render(agent, event)
+                if rendered is None:
+                    continue
+                role, text = rendered
+                if view and view[-1]["role"] == role:  # consecutive lines of one side form one message
+                    view[-1] = {"role": role, "content": view[-1]["content"] + "\n" + text}
+                else:
+                    view.append({"role": role, "content": text})
+            self._cursors[agent] = n
         key = (agent, include_privileged)
         head = self._heads.get(key)
         if head is None:  # system prompt and preamble depend on the row and reset-time events only
             system = self.system_prompt(agent)
             if include_privileged:
-                notes = [e.text for e in log if e.kind == "feedback" and e.visible_to(agent)]
+                notes = [e.text for e in events if e.kind == "feedback" and e.visible_to(agent)]
                 if notes:
                     system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
-            head = ((("system", system),) if system else ()) + tuple(self.preamble(agent))
+            pairs = ((("system", system),) if system else ()) + tuple(self.preamble(agent))
+            head = tuple({"role": role, "content": text} for role, text in pairs)
             self._heads[key] = head
-        messages = [{"role": role, "content": text} for role, text in head]
-        messages.extend([{"role": role, "content": text} for role, text in view])
+        # Fresh dicts: a caller may edit its observation without touching the env's cache.
+        messages = list(map(dict, head))
+        messages += map(dict, view)
         prompt = self.turn_prompt(agent) if agent == self.agent_selection and not self._done() else None
         if prompt:
             if messages and messages[-1]["role"] == "user":
@@ -354,8 +359,8 @@ class TextEnv(AECEnv, ABC):
         return self.status != "running"
 
     def _base_info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"episode_id": self.episode_id, "turn": getattr(self, "turn", 0)}
-        if getattr(self, "status", "running") != "running":
+        info: dict[str, Any] = {"episode_id": self.episode_id}
+        if self.status != "running":
             info["status"] = self.status
             info["termination"] = self.termination
         return info

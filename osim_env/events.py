@@ -55,6 +55,12 @@ class Event(BaseModel):
         return str(self.payload.get("text", ""))
 
 
+_KIND_SET = frozenset(EVENT_KINDS)
+_FIELDS = frozenset(Event.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
 class EventLog(Sequence[Event]):
     """Append-only event list with per-agent visibility queries.
 
@@ -79,16 +85,27 @@ class EventLog(Sequence[Event]):
         turn: int,
         visibility: Sequence[str] | None = None,
     ) -> Event:
-        event = Event.model_construct(
-            index=len(self._events),
-            turn=turn,
-            kind=kind,
-            source=source,
-            visibility=None if visibility is None else tuple(visibility),
-            payload=payload or {},
-        )
-        if kind not in EVENT_KINDS:
+        if kind not in _KIND_SET:
             raise ValueError(f"unknown event kind {kind!r}; expected one of {EVENT_KINDS}")
+        # Fields are checked above (or typed by construction), so build the frozen model without a
+        # second validation pass: this is the env's hot path. tests/test_events.py checks that the
+        # result equals a validated Event.
+        event = _new(Event)
+        _set(
+            event,
+            "__dict__",
+            {
+                "index": len(self._events),
+                "turn": turn,
+                "kind": kind,
+                "source": source,
+                "visibility": None if visibility is None else tuple(visibility),
+                "payload": payload if payload is not None else {},
+            },
+        )
+        _set(event, "__pydantic_fields_set__", _FIELDS)
+        _set(event, "__pydantic_extra__", None)
+        _set(event, "__pydantic_private__", None)
         self._events.append(event)
         return event
 

@@ -41,3 +41,13 @@ def test_a_log_with_gaps_is_rejected():
     event = Event(index=3, turn=0, kind="message", source="a")
     with pytest.raises(ValueError, match="dense"):
         EventLog([event])
+
+
+def test_appended_events_equal_validated_events():
+    log = EventLog()
+    fast = log.append("message", "alice", {"text": "hi"}, turn=2, visibility=["bob"])
+    validated = Event(index=0, turn=2, kind="message", source="alice", visibility=("bob",), payload={"text": "hi"})
+    assert fast == validated
+    assert fast.model_dump() == validated.model_dump()
+    assert Event.model_validate_json(fast.model_dump_json()) == fast
+    assert fast.model_fields_set == validated.model_fields_set
