@@ -24,7 +24,7 @@ from osim_env.episode import EpisodeRecord, EpisodeStatus
 from osim_env.events import Event, EventKind, EventLog
 from osim_env.rows import Scenario, load_fixture, to_scenario
 from osim_env.scheduling import ScheduledEvent, Scheduler, due
-from osim_env.seeding import episode_id
+from osim_env.seeding import derive_seed, episode_id
 from osim_env.spaces import UnicodeText, action_space, observation_space
 from osim_env.thinking import strip_thinking
 
@@ -209,6 +209,11 @@ class TextEnv(AECEnv, ABC):
         if first is None:
             raise RuntimeError(f"{self.env_id}: the scheduler named no first agent")
         self.agent_selection = first
+
+    def component_seed(self, *labels: Any) -> int:
+        """A seed for another component of this episode (a partner's sampler, a judge's A/B order,
+        a refined rollout), derived from the episode seed and ``labels``; never from global state."""
+        return derive_seed(self.np_random_seed, self.env_id, *labels)
 
     def _on_reset(self) -> None:
         """Per-episode state of a scenario (called after the base state is reset)."""

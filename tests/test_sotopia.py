@@ -150,6 +150,14 @@ def test_same_seed_same_episode_id_and_observations():
     assert c.unwrapped.episode_id != a.unwrapped.episode_id
 
 
+def test_component_seeds_derive_from_the_episode_seed():
+    a, b = make(), make()
+    assert a.unwrapped.component_seed("partner") == b.unwrapped.component_seed("partner")
+    assert a.unwrapped.component_seed("partner") != a.unwrapped.component_seed("judge")
+    b.reset(seed=1)
+    assert a.unwrapped.component_seed("partner") != b.unwrapped.component_seed("partner")
+
+
 def test_feedback_is_private_to_the_policy_agent_and_droppable():
     env = osim_env.make("soul/sotopia-v0", scenario=ROW, judge=False)
     env.reset(seed=0, options={"feedback": "Open higher, concede slowly."})
