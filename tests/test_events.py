@@ -46,7 +46,9 @@ def test_a_log_with_gaps_is_rejected():
 def test_appended_events_equal_validated_events():
     log = EventLog()
     fast = log.append("message", "alice", {"text": "hi"}, turn=2, visibility=["bob"])
-    validated = Event(index=0, turn=2, kind="message", source="alice", visibility=("bob",), payload={"text": "hi"})
+    validated = Event(
+        index=0, turn=2, kind="message", source="alice", visibility=("bob",), payload={"text": "hi"}
+    )
     assert fast == validated
     assert fast.model_dump() == validated.model_dump()
     assert Event.model_validate_json(fast.model_dump_json()) == fast
