@@ -1,0 +1,155 @@
+"""A local model on vLLM's offline engine (``vllm.LLM``) as a policy.
+
+vLLM batches continuously on its own, so a whole batch of chat requests is handed over in one
+``LLM.chat`` call. Requests with a JSON schema are decoded under a grammar (vLLM structured
+outputs), which is what LLM judges need from a local model. vLLM is an optional extra
+(``pip install 'osim[vllm]'``, then ``scripts/install_vllm.sh`` on CPU machines) and is imported
+only when a ``VLLMPolicy`` is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from osim_env.seeding import derive_seed
+from policies.base import ChatRequest, Completion, Policy, PolicyError, PolicySpec
+from policies.sampling import Sampling
+
+CPU_KV_CACHE_BYTES = 512 * 2**20
+"""KV cache reserved on CPU machines when none is configured: vLLM's default (a fraction of the
+NUMA node's memory) refuses to start when other processes use memory; 512 MiB is plenty for small
+models and short episodes."""
+
+
+class VLLMPolicy(Policy):
+    """A model served in-process by ``vllm.LLM``. ``temperature=0`` (the default) is greedy.
+
+    ``engine_kwargs`` go to ``vllm.LLM`` unchanged (``max_model_len``, ``gpu_memory_utilization``,
+    ``tensor_parallel_size``, ...). Structured output drops free whitespace between JSON tokens so
+    that even a weak model closes its object within the token budget.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_new_tokens: int = 128,
+        min_new_tokens: int = 0,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        top_k: int | None = None,
+        repetition_penalty: float = 1.0,
+        seed: int = 0,
+        dtype: str = "auto",
+        strip_think: bool = True,
+        **engine_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        try:
+            from vllm import LLM
+            from vllm.config import StructuredOutputsConfig
+            from vllm.platforms import current_platform
+        except ImportError as exc:
+            raise ImportError(
+                "VLLMPolicy needs vLLM: pip install 'osim[vllm]' (on CPU: scripts/install_vllm.sh)"
+            ) from exc
+        self.sampling = Sampling(
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            repetition_penalty=repetition_penalty,
+        )
+        self.seed = seed
+        self.strip_think = strip_think
+        if current_platform.is_cpu() and not {"kv_cache_memory_bytes", "gpu_memory_utilization"} & set(
+            engine_kwargs
+        ):
+            engine_kwargs["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
+        engine_kwargs.setdefault(
+            "structured_outputs_config",
+            StructuredOutputsConfig(backend="xgrammar", disable_any_whitespace=True),
+        )
+        self.llm = LLM(model=str(path), dtype=dtype, seed=seed, **engine_kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.spec = PolicySpec(
+            backend="vllm",
+            model=str(path),
+            sampling=self.sampling.as_spec(),
+            seed=seed,
+            extra={"dtype": dtype},
+        )
+        self._lock = threading.Lock()
+        self._requests_made = 0
+
+    def sampling_params(self, request: ChatRequest) -> Any:
+        """vLLM ``SamplingParams`` for one request (seeded per request, so sampling replays)."""
+        from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
+
+        s = self.sampling
+        params: dict[str, Any] = {
+            "max_tokens": s.budget(request.max_tokens),
+            "min_tokens": s.min_new_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "repetition_penalty": s.repetition_penalty,
+            "seed": derive_seed(self.seed, "vllm-request", self._requests_made),
+        }
+        self._requests_made += 1
+        if s.top_k is not None:
+            params["top_k"] = s.top_k
+        if request.json_schema is not None:
+            params["structured_outputs"] = StructuredOutputsParams(json=request.json_schema)
+        return SamplingParams(**params)
+
+    async def _complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        try:
+            return await asyncio.to_thread(self._complete_sync, list(requests))
+        except PolicyError:
+            raise
+        except Exception as exc:
+            raise PolicyError(
+                f"vllm generation failed: {type(exc).__name__}: {exc}", cause=exc, spec=self.spec.model_dump()
+            ) from exc
+
+    def _complete_sync(self, requests: list[ChatRequest]) -> list[Completion]:
+        if self.llm is None:
+            raise PolicyError("this VLLMPolicy was closed", spec=self.spec.model_dump())
+        with self._lock:
+            params = [self.sampling_params(r) for r in requests]
+            start = time.perf_counter()
+            outputs = self.llm.chat([r.messages for r in requests], params, use_tqdm=False)
+            latency = time.perf_counter() - start  # every request of the batch waited this long
+        completions = []
+        for out in outputs:
+            sample = out.outputs[0]
+            completions.append(
+                Completion(
+                    text=sample.text,
+                    raw=sample.text,
+                    prompt_tokens=len(out.prompt_token_ids or ()),
+                    completion_tokens=len(sample.token_ids),
+                    latency_s=latency,
+                )
+            )
+        return completions
+
+    def close(self) -> None:
+        """Stop the engine (its worker processes) now rather than at interpreter exit."""
+        llm, self.llm = getattr(self, "llm", None), None
+        if llm is None:
+            return
+        engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if engine_core is not None:
+            engine_core.shutdown()
+        del llm
+        import gc
+
+        gc.collect()
