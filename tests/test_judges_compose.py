@@ -36,7 +36,7 @@ def test_rubric_weights_and_logged_only_component():
         }
     )
     j = rubric.judge_episode(_record("the cat sat\nAnswer: B"))["answerer"]
-    # mcq = 1; f1 on the whole text (no tag): [cat, sat, answer, b] vs [cat, sat, down] = 2*.5*(2/3)/(7/6) = 4/7
+    # mcq = 1; f1 on the whole text (no tag): [cat, sat, answer, b] vs [cat, sat, down] -> 4/7
     f1 = 2 * 0.5 * (2 / 3) / (0.5 + 2 / 3)
     assert j.dims["f1"] == pytest.approx(f1)
     assert j.score == pytest.approx((1.0 + 3 * f1) / 4)
