@@ -1,0 +1,228 @@
+"""What the store writes, and its conversion to Arrow tables (column by column, never row by row).
+
+``EpisodeResult`` is everything known about one finished episode: the env's record, the final status
+(the runner's, after judging), judgments, the model calls made for it, digests of the observations
+its agents acted on, and wall-clock timings (which live here, never in the env's outputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic_core import to_json
+
+from judges.judgment import Judgment
+from osim_env.episode import EpisodeRecord
+from osim_env.seeding import stable_hash
+
+# Visibility sets travel as one string joined by this separator and are split back in SQL: building
+# an Arrow list column from a million Python tuples is several times slower than from strings.
+VIS_SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One model call attributed to an episode (``episode_id`` None: a batch-level judge call)."""
+
+    purpose: str  # "act" or "judge"
+    spec: Mapping[str, Any]
+    role: str | None = None
+    episode_id: str | None = None
+    latency_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached: bool = False
+    error: str | None = None
+
+    @classmethod
+    def of(
+        cls, call: Any, purpose: str, *, role: str | None = None, episode_id: str | None = None
+    ) -> CallRecord:
+        """From a ``policies.base.ModelCall``."""
+        return cls(
+            purpose=purpose,
+            spec=dict(call.spec),
+            role=role,
+            episode_id=episode_id,
+            latency_s=call.latency_s,
+            prompt_tokens=call.prompt_tokens,
+            completion_tokens=call.completion_tokens,
+            cached=bool(call.cached),
+            error=call.error,
+        )
+
+
+@dataclass
+class EpisodeResult:
+    """One finished episode, ready to store."""
+
+    record: EpisodeRecord
+    status: str | None = None  # None: the record's status
+    reason: str | None = None  # why it failed or could not be judged
+    judgments: Mapping[str, Judgment] = field(default_factory=dict)
+    policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # role -> policy spec
+    calls: Sequence[CallRecord] = ()
+    observations: Mapping[int, str] = field(default_factory=dict)  # first event index of an action -> digest
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    judge_s: float | None = None
+
+    @property
+    def episode_id(self) -> str:
+        return self.record.episode_id
+
+    @property
+    def final_status(self) -> str:
+        return self.status or self.record.status
+
+
+def utcnow() -> datetime:
+    """Naive UTC time for TIMESTAMP columns (store-only; never part of an env output)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def judge_id(spec: Mapping[str, Any] | None) -> str:
+    return stable_hash("judge", dict(spec or {}))
+
+
+def policy_id(spec: Mapping[str, Any] | None) -> str:
+    return stable_hash("policy", dict(spec or {}))
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else to_json(value).decode()
+
+
+def _str_list(values: Sequence[Sequence[str]]) -> pa.Array:
+    return pa.array([list(v) for v in values], pa.list_(pa.string()))
+
+
+def episodes_table(run_id: str, results: Sequence[EpisodeResult], stored_at: datetime) -> pa.Table:
+    recs = [r.record for r in results]
+    durations = [
+        (r.finished_at - r.started_at).total_seconds() if r.started_at and r.finished_at else None
+        for r in results
+    ]
+    obs_index = [sorted(r.observations) for r in results]
+    return pa.table(
+        {
+            "run_id": pa.array([run_id] * len(results), pa.string()),
+            "episode_id": pa.array([x.episode_id for x in recs], pa.string()),
+            "env_id": pa.array([x.env_id for x in recs], pa.string()),
+            "scenario_id": pa.array([x.scenario_id for x in recs], pa.string()),
+            "seed": pa.array([x.seed for x in recs], pa.int64()),
+            "scenario": pa.array([_json(x.scenario) for x in recs], pa.string()),
+            "options": pa.array([_json(x.options) for x in recs], pa.string()),
+            "agents": _str_list([x.agents for x in recs]),
+            "policy_agents": _str_list([x.policy_agents for x in recs]),
+            "policies": pa.array([_json(dict(r.policies)) for r in results], pa.string()),
+            "status": pa.array([r.final_status for r in results], pa.string()),
+            "reason": pa.array([r.reason for r in results], pa.string()),
+            "termination": pa.array([x.termination for x in recs], pa.string()),
+            "truncated": pa.array([x.truncated for x in recs], pa.bool_()),
+            "n_events": pa.array([len(x.events) for x in recs], pa.int32()),
+            "n_turns": pa.array([x.events[-1].turn if x.events else 0 for x in recs], pa.int32()),
+            "observation_index": pa.array(obs_index, pa.list_(pa.int32())),
+            "observation_sha": pa.array(
+                [[r.observations[i] for i in idx] for r, idx in zip(results, obs_index)],
+                pa.list_(pa.string()),
+            ),
+            "started_at": pa.array([r.started_at for r in results], pa.timestamp("us")),
+            "finished_at": pa.array([r.finished_at for r in results], pa.timestamp("us")),
+            "duration_s": pa.array(durations, pa.float64()),
+            "judge_s": pa.array([r.judge_s for r in results], pa.float64()),
+            "stored_at": pa.array([stored_at] * len(results), pa.timestamp("us")),
+        }
+    )
+
+
+def events_table(results: Sequence[EpisodeResult]) -> pa.Table:
+    """Events of all ``results`` as flat columns (``run_id`` is added in SQL, a constant)."""
+    lengths = np.fromiter((len(r.record.events) for r in results), dtype=np.int64, count=len(results))
+    episode_ids = pa.array([r.episode_id for r in results], pa.string())
+    events = [e for r in results for e in r.record.events]
+    payloads = [e.payload for e in events]
+    text = [p.get("text") for p in payloads]
+    return pa.table(
+        {
+            # Dictionary-encoded: one id per episode, an index per event.
+            "episode_id": pa.DictionaryArray.from_arrays(
+                pa.array(np.repeat(np.arange(len(results), dtype=np.int32), lengths)), episode_ids
+            ),
+            "idx": pa.array([e.index for e in events], pa.int32()),
+            "turn": pa.array([e.turn for e in events], pa.int32()),
+            "kind": pa.array([e.kind for e in events], pa.string()),
+            "source": pa.array([e.source for e in events], pa.string()),
+            "visibility": pa.array(
+                [None if e.visibility is None else VIS_SEP.join(e.visibility) for e in events], pa.string()
+            ),
+            "text": pa.array([t if t is None or isinstance(t, str) else str(t) for t in text], pa.string()),
+            "payload": pa.array([to_json(p) for p in payloads], pa.binary()).cast(pa.string()),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class JudgmentRow:
+    episode_id: str
+    origin: str  # "run" (judged during the sweep) or "rejudge"
+    judgment: Judgment
+    judge_spec: Mapping[str, Any] | None = None  # defaults to the judgment's own ``judge``
+
+
+def judgments_table(run_id: str, rows: Sequence[JudgmentRow], created_at: datetime) -> pa.Table:
+    specs = [dict(r.judge_spec if r.judge_spec is not None else r.judgment.judge) for r in rows]
+    js = [r.judgment for r in rows]
+    return pa.table(
+        {
+            "run_id": pa.array([run_id] * len(rows), pa.string()),
+            "episode_id": pa.array([r.episode_id for r in rows], pa.string()),
+            "judge_id": pa.array([judge_id(s) for s in specs], pa.string()),
+            "judge": pa.array([_json(s) for s in specs], pa.string()),
+            "origin": pa.array([r.origin for r in rows], pa.string()),
+            "agent": pa.array([j.agent for j in js], pa.string()),
+            "score": pa.array([j.score for j in js], pa.float64()),
+            "dims": pa.array([list(j.dims.items()) for j in js], pa.map_(pa.string(), pa.float64())),
+            "reasons": pa.array([list(j.reasons.items()) for j in js], pa.map_(pa.string(), pa.string())),
+            "feedback": pa.array(
+                [None if j.feedback is None else _json(j.feedback.model_dump(mode="json")) for j in js],
+                pa.string(),
+            ),
+            "flags": pa.array([_json(j.flags) if j.flags else None for j in js], pa.string()),
+            "raw": pa.array([j.raw for j in js], pa.string()),
+            "error": pa.array([j.error for j in js], pa.string()),
+            "created_at": pa.array([created_at] * len(rows), pa.timestamp("us")),
+        }
+    )
+
+
+def model_calls_table(run_id: str, calls: Sequence[CallRecord]) -> pa.Table:
+    specs = [dict(c.spec) for c in calls]
+    return pa.table(
+        {
+            "run_id": pa.array([run_id] * len(calls), pa.string()),
+            "episode_id": pa.array([c.episode_id for c in calls], pa.string()),
+            "role": pa.array([c.role for c in calls], pa.string()),
+            "purpose": pa.array([c.purpose for c in calls], pa.string()),
+            "policy_id": pa.array([policy_id(s) for s in specs], pa.string()),
+            "policy": pa.array([_json(s) for s in specs], pa.string()),
+            "latency_s": pa.array([c.latency_s for c in calls], pa.float64()),
+            "prompt_tokens": pa.array([c.prompt_tokens for c in calls], pa.int32()),
+            "completion_tokens": pa.array([c.completion_tokens for c in calls], pa.int32()),
+            "cached": pa.array([c.cached for c in calls], pa.bool_()),
+            "error": pa.array([c.error for c in calls], pa.string()),
+        }
+    )
+
+
+def judgment_rows(results: Sequence[EpisodeResult]) -> list[JudgmentRow]:
+    return [JudgmentRow(r.episode_id, "run", j) for r in results for j in r.judgments.values()]
+
+
+def calls_of(results: Sequence[EpisodeResult]) -> list[CallRecord]:
+    return [c for r in results for c in r.calls]
