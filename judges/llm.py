@@ -30,7 +30,7 @@ from judges.cache import CacheKey, JudgeCache
 from judges.judgment import Judgment
 from judges.parsing import ParseError, parse_answer
 from osim_env.episode import EpisodeRecord
-from policies.base import ChatRequest, Policy
+from policies.base import BatchPolicyError, ChatRequest, Completion, Policy
 
 Aggregate = Literal["mean", "median"]
 JudgeModel = Policy | str | None
@@ -216,6 +216,7 @@ class StructuredCaller:
 
     async def _one_round(self, slots: list[_Slot], attempt_no: int) -> None:
         requests = [s.request for s in slots]
+        completions: Sequence[Completion | None]
         try:
             call = self.model.complete_batch(requests)
             completions = await (asyncio.wait_for(call, self.timeout_s) if self.timeout_s else call)
@@ -223,11 +224,17 @@ class StructuredCaller:
             for slot in slots:
                 slot.last_error = f"judge call timed out after {self.timeout_s}s"
             raise _StillPending() from None
+        except BatchPolicyError as exc:  # some requests failed: keep the completions of the others
+            completions = exc.completions
+            for i, error in exc.failures.items():
+                slots[i].last_error = f"judge call failed: {type(error).__name__}: {error}"
         except Exception as exc:  # a failed call after the backend's own retries (PolicyError) or worse
             for slot in slots:
                 slot.last_error = f"judge call failed: {type(exc).__name__}: {exc}"
             raise _StillPending() from exc
         for slot, completion in zip(slots, completions):
+            if completion is None:
+                continue
             try:
                 slot.parsed = parse_answer(completion.text, slot.schema)
                 slot.raw = completion.text

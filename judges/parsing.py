@@ -36,7 +36,9 @@ def _decode_first_object(text: str) -> dict[str, Any] | None:
     if start < 0:
         return None
     try:
-        obj, _ = json.JSONDecoder().raw_decode(text, start)
+        # strict=False: raw control characters inside strings (which grammar-guided decoding lets
+        # through) are accepted; everything else must be valid JSON.
+        obj, _ = json.JSONDecoder(strict=False).raw_decode(text, start)
     except json.JSONDecodeError:
         return None
     return obj if isinstance(obj, dict) else None

@@ -212,3 +212,33 @@ def test_default_judge_resolves_lazily_and_reads_judge_both():
     assert judge._model is None  # nothing loaded until the first judgment
     model = FakeJudgeModel([sotopia_answer(GOOD_SCORES)])
     assert default_judge(model).model is model
+
+
+def test_raw_control_characters_in_strings_are_accepted():
+    # Grammar-guided decoding lets raw control characters into JSON strings (seen with the tiny model).
+    text = sotopia_answer(GOOD_SCORES, reasoning="line\x01break")
+    text = text.replace("\\u0001", "\x01")
+    assert "\x01" in text
+    assert parse_answer(text, dimension_schema()).goal.reasoning == "line\x01break goal"
+
+
+class FakePartialBatchModel(FakeJudgeModel):
+    """Fails the second request of its first batch (a BatchPolicyError), then answers everything."""
+
+    async def _complete_batch(self, requests):
+        from policies.base import BatchPolicyError, Completion
+
+        first_batch = not self.requests
+        self.requests.extend(requests)
+        text = sotopia_answer(GOOD_SCORES)
+        if first_batch and len(requests) > 1:
+            completions = [Completion(text=text, raw=text), None]
+            raise BatchPolicyError("1 of 2 failed", failures={1: policy_error()}, completions=completions)
+        return [Completion(text=text, raw=text) for _ in requests]
+
+
+def test_partial_batch_failure_retries_only_the_failed_request():
+    model = FakePartialBatchModel([])
+    judgments = SotopiaJudge(model, judge_both=True, **FAST).judge_episode(sotopia_episode())
+    assert all(j.error is None for j in judgments.values())
+    assert len(model.requests) == 3  # two in the first batch, the failed one again

@@ -1,0 +1,43 @@
+"""The Sotopia judge for real: the tiny model behind a real vLLM server, decoded under the judge's JSON
+schema (guided decoding). The tiny model's content is random; the structure must hold."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from judges_fakes import sotopia_episode
+
+from judges.cache import JudgeCache
+from scenarios.sotopia.judge import RANGES, SotopiaJudge, dimension_schema
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def judge_model(vllm_server):
+    from policies import OpenAIChatPolicy
+
+    return OpenAIChatPolicy("tiny", base_url=vllm_server, temperature=0.0, seed=0, timeout=120.0)
+
+
+def test_sotopia_judge_guided_json_validates(judge_model, tmp_path):
+    episode = sotopia_episode()
+    with JudgeCache(tmp_path / "judge_cache.duckdb") as cache:
+        judge = SotopiaJudge(judge_model, cache=cache, reasoning_max_chars=48, max_tokens=1024, backoff_s=0.0)
+        calls_before = len(judge_model.calls)
+        first = judge.judge_episode(episode)["agent1"]
+        assert first.error is None, first.error
+        assert 0.0 <= (first.score or -1) <= 1.0
+        # Strict JSON except for raw control characters inside strings, which xgrammar lets through.
+        answer = dimension_schema(48).model_validate(json.loads(first.raw or "", strict=False))
+        for dim, (lo, hi) in RANGES.items():
+            assert lo <= getattr(answer, dim).score <= hi
+            assert first.dims[dim] == getattr(answer, dim).score
+        assert first.dims["paper_scale"] == pytest.approx(first.dims["raw_mean"] / 10)
+        assert first.judge["model"]["backend"] == "openai"
+        # The same episode again: served from the DuckDB cache, no model call.
+        second = judge.judge_episode(episode)["agent1"]
+        assert len(judge_model.calls) - calls_before == 1
+        assert second == first
+        assert (cache.hits, cache.misses) == (1, 1)
