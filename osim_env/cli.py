@@ -193,7 +193,8 @@ def cmd_replay_list(args: argparse.Namespace) -> int:
         if args.run is None:
             runs = store.runs()
             table = Table(title=f"runs in {args.store}")
-            for column in ("run_id", "created", "envs", "policy", "episodes", "ok", "failed", "judge_error"):
+            table.add_column("run_id", no_wrap=True, min_width=16)
+            for column in ("created", "envs", "policy", "episodes", "ok", "failed", "judge_error"):
                 table.add_column(column)
             for row in runs.itertuples(index=False):
                 config = json.loads(row.config)
@@ -213,7 +214,8 @@ def cmd_replay_list(args: argparse.Namespace) -> int:
             return 0
         frame = store.episodes(args.run, env_id=args.env, status=args.status)
         table = Table(title=f"episodes of run {args.run}")
-        for column in ("episode_id", "env", "scenario", "seed", "status", "turns", "score", "reason"):
+        table.add_column("episode_id", no_wrap=True, min_width=16)
+        for column in ("env", "scenario", "seed", "status", "turns", "score", "reason"):
             table.add_column(column)
         for row in frame.head(args.limit).itertuples(index=False):
             table.add_row(
@@ -303,6 +305,7 @@ def cmd_replay_check(args: argparse.Namespace) -> int:
 
 def cmd_replay_export(args: argparse.Namespace) -> int:
     from replays import ReplayStore
+    from replays.export import EmptyExport
 
     filters = {
         "run_id": args.run,
@@ -317,7 +320,11 @@ def cmd_replay_export(args: argparse.Namespace) -> int:
     if args.kind == "preference":
         filters["margin"] = args.margin
     with ReplayStore(args.store, read_only=True) as store:
-        path, n = store.export(args.kind, args.out, **filters)
+        try:
+            path, n = store.export(args.kind, args.out, **filters)
+        except EmptyExport as exc:
+            print(f"osim: {exc}", file=sys.stderr)
+            return 1
     print(f"wrote {n} {args.kind} rows to {path}")
     return 0
 

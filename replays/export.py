@@ -227,23 +227,64 @@ def rows(
     return preference_rows(actions, margin=margin)
 
 
-def to_arrow(data: Sequence[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(list(data))
+_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+_META = [
+    ("episode_id", pa.string()),
+    ("run_id", pa.string()),
+    ("env_id", pa.string()),
+    ("scenario_id", pa.string()),
+    ("seed", pa.int64()),
+    ("role", pa.string()),
+    ("score", pa.float64()),
+]
+SCHEMAS: dict[str, pa.Schema] = {
+    "sft": pa.schema([("messages", _MESSAGES), *_META]),
+    "prompt_completion": pa.schema(
+        [("prompt", _MESSAGES), ("completion", _MESSAGES), *_META, ("turn", pa.int32())]
+    ),
+    "preference": pa.schema(
+        [
+            ("prompt", _MESSAGES),
+            ("chosen", _MESSAGES),
+            ("rejected", _MESSAGES),
+            ("env_id", pa.string()),
+            ("scenario_id", pa.string()),
+            ("role", pa.string()),
+            ("chosen_episode_id", pa.string()),
+            ("rejected_episode_id", pa.string()),
+            ("chosen_score", pa.float64()),
+            ("rejected_score", pa.float64()),
+        ]
+    ),
+}
+
+
+def to_arrow(data: Sequence[dict[str, Any]], kind: ExportKind) -> pa.Table:
+    """Rows of ``kind`` under its fixed schema (an empty export keeps its columns)."""
+    return pa.Table.from_pylist(list(data), schema=SCHEMAS[kind])
+
+
+class EmptyExport(ValueError):
+    """No stored action matches the export's filters (no file is written: ``datasets`` cannot load
+    an empty Parquet file)."""
 
 
 def export(store: ReplayStore, kind: ExportKind, path: str | Path, **filters: Any) -> tuple[Path, int]:
     """Write rows of ``kind`` to ``path`` (``.parquet`` or ``.jsonl``). Returns (path, rows)."""
     path = Path(path)
+    if path.suffix not in (".parquet", ".jsonl", ".ndjson"):
+        raise ValueError(f"export to .parquet or .jsonl, got {path.suffix!r}")
     data = rows(store, kind, **filters)
+    if not data:
+        active = {k: v for k, v in filters.items() if v not in (None, False)}
+        raise EmptyExport(f"no {kind} rows match {active or 'the store'}; nothing written to {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
-        pq.write_table(to_arrow(data), path)
-    elif path.suffix in (".jsonl", ".ndjson"):
+        pq.write_table(to_arrow(data, kind), path)
+    else:
         with path.open("w", encoding="utf-8") as fh:
             for row in data:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    else:
-        raise ValueError(f"export to .parquet or .jsonl, got {path.suffix!r}")
     return path, len(data)
 
 
@@ -253,4 +294,4 @@ def to_dataset(store: ReplayStore, kind: ExportKind, **filters: Any) -> Any:
         import datasets
     except ImportError as exc:  # an optional dependency
         raise ImportError("to_dataset needs the 'datasets' package: pip install 'osim[train]'") from exc
-    return datasets.Dataset(to_arrow(rows(store, kind, **filters)))
+    return datasets.Dataset(to_arrow(rows(store, kind, **filters), kind))

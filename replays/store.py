@@ -258,12 +258,11 @@ class ReplayStore:
             self.con.unregister(buf)
 
     # -- reading: views -----------------------------------------------------------------------------
-    def sql(self, query: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyRelation:
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Run SQL against the store (views ``runs``, ``episodes``, ``events``, ``messages``,
-        ``scores``, ``dimension_scores``; raw tables under ``records.``)."""
-        if params:
-            return self.con.execute(query, list(params))  # type: ignore[return-value]
-        return self.con.sql(query)
+        ``scores``, ``dimension_scores``; raw tables under ``records.``). Fetch the result with
+        ``fetchall()``, ``fetchone()`` or ``df()`` before the next query."""
+        return self.con.execute(query, list(params or []))
 
     def _view(self, view: str, where: Mapping[str, Any], order: str) -> pd.DataFrame:
         clauses, params = [], []
