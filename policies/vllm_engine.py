@@ -77,16 +77,59 @@ class VLLMPolicy(Policy):
             StructuredOutputsConfig(backend="xgrammar", disable_any_whitespace=True),
         )
         self.llm = LLM(model=str(path), dtype=dtype, seed=seed, **engine_kwargs)
+        self._owns_engine = True
+        self._lock = threading.Lock()  # vllm.LLM is not thread-safe; shared with sharing() policies
+        self._finish_init(str(path), dtype)
+
+    def _finish_init(self, model: str, dtype: str) -> None:
         self.tokenizer = self.llm.get_tokenizer()
         self.spec = PolicySpec(
             backend="vllm",
-            model=str(path),
+            model=model,
             sampling=self.sampling.as_spec(),
-            seed=seed,
+            seed=self.seed,
             extra={"dtype": dtype},
         )
-        self._lock = threading.Lock()
         self._requests_made = 0
+
+    def sharing(
+        self,
+        *,
+        max_new_tokens: int | None = None,
+        min_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        repetition_penalty: float | None = None,
+        seed: int | None = None,
+    ) -> VLLMPolicy:
+        """Another policy on this policy's engine with other sampling parameters.
+
+        One engine can then play a partner (sampled) and a judge (greedy) without loading the model
+        twice. Closing the new policy leaves the engine running; closing this one stops it.
+        """
+        if self.llm is None:
+            raise PolicyError("this VLLMPolicy was closed", spec=self.spec.model_dump())
+        changes = {
+            "max_new_tokens": max_new_tokens,
+            "min_new_tokens": min_new_tokens,
+            "temperature": temperature,
+            "top_p": top_p,
+            "top_k": top_k,
+            "repetition_penalty": repetition_penalty,
+        }
+        other = object.__new__(VLLMPolicy)
+        Policy.__init__(other)
+        other.sampling = Sampling(
+            **{**self.sampling.model_dump(), **{k: v for k, v in changes.items() if v is not None}}
+        )
+        other.seed = self.seed if seed is None else seed
+        other.strip_think = self.strip_think
+        other.llm = self.llm
+        other._owns_engine = False
+        other._lock = self._lock
+        other._finish_init(self.spec.model, str(self.spec.extra.get("dtype", "auto")))
+        return other
 
     def sampling_params(self, request: ChatRequest) -> Any:
         """vLLM ``SamplingParams`` for one request (seeded per request, so sampling replays)."""
@@ -144,7 +187,7 @@ class VLLMPolicy(Policy):
     def close(self) -> None:
         """Stop the engine (its worker processes) now rather than at interpreter exit."""
         llm, self.llm = getattr(self, "llm", None), None
-        if llm is None:
+        if llm is None or not self._owns_engine:
             return
         engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
         if engine_core is not None:

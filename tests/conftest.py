@@ -141,3 +141,42 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def play_sotopia_episode(policy, partner, *, seed: int = 0, max_turns: int | None = None):
+    """One full ``soul/sotopia-v0`` episode (fixture scenario 0, no judge): ``policy`` plays
+    ``agent1`` in a plain ``agent_iter`` loop and ``partner`` plays ``agent2`` through ``AutoPlay``.
+    Returns the finished ``EpisodeRecord``."""
+    import osim_env
+    from osim_env.wrappers import AutoPlay
+
+    options = {} if max_turns is None else {"max_turns": max_turns}
+    env = AutoPlay(osim_env.make("soul/sotopia-v0", scenario=0, judge=False, **options), {"agent2": partner})
+    env.reset(seed=seed)
+    for _agent in env.agent_iter():
+        observation, _, terminated, truncated, _ = env.last()
+        env.step(None if terminated or truncated else policy.act(observation))
+    return env.unwrapped.episode_record()
+
+
+@pytest.fixture(scope="session")
+def sotopia_episode():
+    """``play_sotopia_episode`` as a fixture, so test modules need not import conftest."""
+    return play_sotopia_episode
+
+
+def assert_full_sotopia_episode(record, n_calls: int) -> None:
+    """Shared checks of a model-played episode: it finished normally, both roles acted every turn
+    of theirs, and every turn was one recorded model call."""
+    assert record.status == "unjudged", record.termination
+    assert record.termination
+    turns = [e for e in record.events if e.source in ("agent1", "agent2") and e.kind != "end"]
+    acted = sorted({(e.turn, e.source) for e in turns})
+    assert [source for _, source in acted] == [("agent1", "agent2")[i % 2] for i in range(len(acted))]
+    assert {e.source for e in record.events if e.kind == "message"} == {"agent1", "agent2"}
+    assert n_calls == len(acted)
+
+
+@pytest.fixture(scope="session")
+def check_full_sotopia_episode():
+    return assert_full_sotopia_episode

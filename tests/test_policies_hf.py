@@ -1,0 +1,152 @@
+"""HFPolicy on the tiny model: true batching, token accounting, seeded sampling, structured output,
+and a whole Sotopia episode played offline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field
+
+from policies import ChatRequest, HFPolicy
+
+OBSERVATIONS = [
+    {"messages": [{"role": "system", "content": "You are Greta."}, {"role": "user", "content": "Hello!"}]},
+    {"messages": [{"role": "user", "content": "hi"}]},
+    {
+        "messages": [
+            {"role": "system", "content": "Answer with one letter."},
+            {"role": "user", "content": "Where is the ball? (a) box (b) basket (c) drawer (d) bag"},
+            {"role": "assistant", "content": "<answer>B</answer>"},
+            {"role": "user", "content": "Are you sure? Think again about what Anna saw before she left."},
+        ]
+    },
+]
+
+
+def parse_verdict(text: str) -> Verdict:
+    """Validate structured output against the schema. xgrammar's JSON string rule admits raw
+    control characters (a random model emits them), which strict JSON forbids; ``strict=False``
+    reads them, as judges' JSON repair does."""
+    return Verdict.model_validate(json.loads(text, strict=False))
+
+
+class Verdict(BaseModel):
+    answer: Literal["A", "B", "C", "D"]
+    score: int = Field(ge=1, le=10)
+
+
+@pytest.fixture(scope="module")
+def hf(tiny_model_dir: Path) -> HFPolicy:
+    return HFPolicy(tiny_model_dir, max_new_tokens=24)
+
+
+def test_act_batch_is_one_generate_call_and_matches_sequential_acts(hf: HFPolicy) -> None:
+    generate = hf.model.generate
+    calls: list[int] = []
+
+    def counting_generate(*args, **kwargs):
+        calls.append(kwargs["input_ids"].shape[0])
+        return generate(*args, **kwargs)
+
+    hf.model.generate = counting_generate
+    try:
+        batched = asyncio.run(hf.act_batch(OBSERVATIONS))
+        assert calls == [len(OBSERVATIONS)]
+        sequential = [hf.act(o) for o in OBSERVATIONS]
+    finally:
+        del hf.model.generate
+    assert calls == [3, 1, 1, 1]
+    # Left padding with correct positions: padding does not change greedy text.
+    assert batched == sequential
+    assert all(isinstance(a, str) and a for a in batched)
+
+
+def test_token_counts_and_call_records(hf: HFPolicy, tiny_model_dir: Path) -> None:
+    hf.pop_calls()
+    completions = asyncio.run(
+        hf.complete_batch([ChatRequest(messages=o["messages"], max_tokens=5) for o in OBSERVATIONS])
+    )
+    for obs, c in zip(OBSERVATIONS, completions):
+        prompt = hf.tokenizer.apply_chat_template(obs["messages"], add_generation_prompt=True, tokenize=True)
+        assert c.prompt_tokens == len(prompt["input_ids"])
+        assert 1 <= c.completion_tokens <= 5
+    calls = hf.pop_calls()
+    assert [(k.prompt_tokens, k.completion_tokens) for k in calls] == [
+        (c.prompt_tokens, c.completion_tokens) for c in completions
+    ]
+    assert calls[0].spec["backend"] == "hf" and calls[0].spec["model"] == str(tiny_model_dir)
+    assert all(k.latency_s is not None and k.latency_s > 0 and k.error is None for k in calls)
+
+
+def test_min_new_tokens_forces_the_full_budget(tiny_model_dir: Path) -> None:
+    forced = HFPolicy(tiny_model_dir, max_new_tokens=16, min_new_tokens=16)
+    completions = asyncio.run(
+        forced.complete_batch([ChatRequest(messages=o["messages"]) for o in OBSERVATIONS])
+    )
+    assert [c.completion_tokens for c in completions] == [16, 16, 16]
+
+
+def test_greedy_is_deterministic_across_policy_instances(tiny_model_dir: Path) -> None:
+    first = asyncio.run(HFPolicy(tiny_model_dir, max_new_tokens=24).act_batch(OBSERVATIONS))
+    second = asyncio.run(HFPolicy(tiny_model_dir, max_new_tokens=24).act_batch(OBSERVATIONS))
+    assert first == second
+
+
+def test_sampling_is_seeded(tiny_model_dir: Path) -> None:
+    def sample(seed: int) -> list[str]:
+        policy = HFPolicy(tiny_model_dir, max_new_tokens=24, temperature=1.0, top_p=0.95, seed=seed)
+        return asyncio.run(policy.act_batch(OBSERVATIONS)) + asyncio.run(policy.act_batch(OBSERVATIONS))
+
+    a, b, c = sample(5), sample(5), sample(6)
+    assert a == b
+    assert a != c
+    assert a[:3] != a[3:]  # successive calls draw fresh samples
+    greedy = asyncio.run(HFPolicy(tiny_model_dir, max_new_tokens=24).act_batch(OBSERVATIONS))
+    assert a[:3] != greedy
+
+
+def test_json_schema_output_validates(hf: HFPolicy) -> None:
+    schema = Verdict.model_json_schema()
+    requests = [ChatRequest(messages=o["messages"], json_schema=schema, max_tokens=48) for o in OBSERVATIONS]
+    requests.append(
+        ChatRequest(messages=OBSERVATIONS[0]["messages"])
+    )  # a free-text request in the same batch
+    completions = asyncio.run(hf.complete_batch(requests))
+    for c in completions[:3]:
+        parse_verdict(c.text)
+    assert completions[3].text == hf.act(OBSERVATIONS[0])
+
+
+def test_thinking_is_stripped_and_kept(tiny_model_dir: Path) -> None:
+    """A reasoning model's <think> block leaves the action and stays in the raw text."""
+    from policies.base import Completion
+
+    class ThinkingHF(HFPolicy):
+        def generate_batch(self, requests, json_schema=None):
+            return [
+                Completion(text=f"<think>plan {i}</think>{c.text}", raw=f"<think>plan {i}</think>{c.raw}")
+                for i, c in enumerate(super().generate_batch(requests, json_schema))
+            ]
+
+    policy = ThinkingHF(tiny_model_dir, max_new_tokens=8)
+    [c] = asyncio.run(policy.complete_batch([ChatRequest(messages=OBSERVATIONS[0]["messages"])]))
+    assert c.thinking == "plan 0"
+    assert "<think>" not in c.text and c.raw.startswith("<think>plan 0</think>")
+    assert c.text == c.raw.removeprefix("<think>plan 0</think>").strip()
+
+
+def test_hf_policy_plays_a_full_sotopia_episode_deterministically(
+    tiny_model_dir: Path, sotopia_episode, check_full_sotopia_episode
+) -> None:
+    records = []
+    for _ in range(2):
+        policy = HFPolicy(tiny_model_dir, max_new_tokens=32)
+        records.append(sotopia_episode(policy, policy))
+        check_full_sotopia_episode(records[-1], len(policy.pop_calls()))
+    first, second = ([e.model_dump(mode="json") for e in r.events] for r in records)
+    assert first == second
+    assert records[0].termination == "max_turns (20) reached"
