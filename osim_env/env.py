@@ -422,7 +422,9 @@ class TextEnv(AECEnv, ABC):
         self.termination = reason
         self.log.append("end", "env", {"reason": reason, "truncated": truncated}, turn=self.turn)
         self.status = "ok"
-        judge = self._judge if self._judge is not None else self.default_judge()
+        if self._judge is None:  # built once per env and reused across its episodes
+            self._judge = self.default_judge()
+        judge = self._judge
         if judge is False or judge is None:
             self.status = "unjudged"
         else:
