@@ -18,7 +18,13 @@ from policies.base import ChatRequest, Completion, Policy, PolicyError, PolicySp
 
 
 class ScriptedPolicy(Policy):
-    """Plays a fixed list of actions in order; with ``cycle=True`` (the default) it starts over."""
+    """Plays a fixed list of actions in order; with ``cycle=True`` (the default) it starts over.
+
+    Actions are delivered verbatim, ``<think>`` blocks included: the env removes thinking itself and
+    keeps it in the event payload, so a script can exercise that path.
+    """
+
+    strip_think = False
 
     def __init__(self, actions: Iterable[str], *, cycle: bool = True, name: str = "") -> None:
         super().__init__()
@@ -64,6 +70,8 @@ class ReplayPolicy(Policy):
     action string there, thinking included), so replaying through the same env reproduces the
     same events. Asking for more turns than were stored raises ``PolicyError``.
     """
+
+    strip_think = False  # replay exactly what was sent
 
     def __init__(self, episode: EpisodeRecord | Sequence[Mapping[str, Any]], role: str) -> None:
         super().__init__()
