@@ -258,6 +258,8 @@ class LLMJudge(ABC):
 
     kind: ClassVar[str] = "llm"
     version: ClassVar[str] = "1"
+    # Whether ``raw`` also holds the outputs of queries the judgment does not need (e.g. optional judges).
+    raw_includes_optional: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -302,7 +304,8 @@ class LLMJudge(ABC):
         return tuple(record.policy_agents)
 
     def queries_of(self, record: EpisodeRecord, agent: str, names: Sequence[str]) -> list[str]:
-        """The queries an agent's judgment depends on (all by default)."""
+        """The queries an agent's judgment needs (all by default): if one fails, the judgment fails.
+        ``score`` also receives the other queries' answers when they succeeded."""
         return list(names)
 
     # -- the machinery ------------------------------------------------------------------------------
@@ -354,14 +357,19 @@ class LLMJudge(ABC):
 
     def _judgment(self, record: EpisodeRecord, agent: str, answers: Mapping[str, Answer]) -> Judgment:
         spec = self.spec
-        names = self.queries_of(record, agent, list(answers))
-        raw = _raw_text({n: answers[n].raws for n in names})
-        errors = [answers[n].error for n in names if answers[n].error]
+        early = self.without_model(record, agent)
+        if early is not None:
+            return early
+        required = self.queries_of(record, agent, list(answers))
+        available = [n for n in answers if answers[n].error is None]
+        shown = [*required, *available] if self.raw_includes_optional else required
+        raw = _raw_text({n: answers[n].raws for n in dict.fromkeys(shown)})
+        errors = [answers[n].error for n in required if answers[n].error]
         if errors:
             return Judgment.failed(agent, "; ".join(e for e in errors if e), spec, raw=raw)
         try:
             per_sample = [
-                self.score(record, agent, {n: answers[n].samples[s] for n in names})
+                self.score(record, agent, {n: answers[n].samples[s] for n in available})
                 for s in range(self.samples)
             ]
         except ValueError as exc:  # a formula that cannot be applied to these answers
@@ -373,14 +381,23 @@ class LLMJudge(ABC):
         if self.samples > 1:
             spread = disagreement(scores)
             dims.update(samples=float(self.samples), sample_std=spread["std"], sample_range=spread["range"])
+        reasons = dict(per_sample[0].reasons)
+        # Optional queries (not needed for the score) that failed are logged, not fatal.
+        reasons.update(
+            {f"{n}.error": str(a.error) for n, a in answers.items() if a.error and n not in required}
+        )
         return Judgment(
             agent=agent,
             score=aggregate(scores, self.aggregate),
             dims=dims,
-            reasons=dict(per_sample[0].reasons),
+            reasons=reasons,
             raw=raw,
             judge=spec,
         )
+
+    def without_model(self, record: EpisodeRecord, agent: str) -> Judgment | None:
+        """A judgment that needs no model call (e.g. the policy's answer is invalid: score 0), or None."""
+        return None
 
 
 def _mean_dims(dims: Sequence[Mapping[str, float]]) -> dict[str, float]:

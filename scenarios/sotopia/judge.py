@@ -160,6 +160,7 @@ class SotopiaJudge(LLMJudge):
 
     kind = "sotopia"
     version = PROMPT_VERSION
+    raw_includes_optional = False  # each agent's judgment shows only its own evaluation
 
     def __init__(
         self,
