@@ -82,3 +82,12 @@ def test_jury_mean_median_and_disagreement():
     assert median.score == pytest.approx(0.7)
     failing = Jury([judges[0], SotopiaJudge(FakeJudgeModel(["nope"]), backoff_s=0)]).judge_episode(episode)
     assert failing["agent1"].score is None and "juror1" in (failing["agent1"].error or "")
+
+
+def test_package_exports_resolve():
+    import judges
+
+    for name in judges.__all__:
+        assert getattr(judges, name) is not None
+    with pytest.raises(AttributeError):
+        judges.NoSuchJudge  # noqa: B018
