@@ -41,3 +41,20 @@ def test_sotopia_judge_guided_json_validates(judge_model, tmp_path):
         assert len(judge_model.calls) - calls_before == 1
         assert second == first
         assert (cache.hits, cache.misses) == (1, 1)
+
+
+def test_env_default_judge_with_the_tiny_model(tiny_model_dir):
+    """The plain env loop: soul/sotopia-v0's default judge (the tiny HF model, xgrammar-guided) scores
+    the episode at termination."""
+    import osim_env
+
+    env = osim_env.make("soul/sotopia-v0", scenario=0, max_turns=2, judge_model="tiny")
+    env.reset(seed=0)
+    env.step('{"action_type": "speak", "argument": "This record player is 150 euros."}')
+    env.step('{"action_type": "speak", "argument": "Would you take 100?"}')
+    raw = env.unwrapped
+    assert raw.status == "ok", raw.judgments
+    judgment = raw.judgments["agent1"]
+    assert judgment.error is None and 0.0 <= judgment.score <= 1.0
+    assert set(RANGES) <= set(judgment.dims) and judgment.judge["model"]["backend"] == "hf"
+    assert env.infos["agent1"]["score"] == judgment.score

@@ -214,6 +214,7 @@ class CoSERJudge(LLMJudge):
         text_max_chars: int | None = 600,
         **kw: Any,
     ) -> None:
+        kw.setdefault("max_tokens", 4096)
         super().__init__(model, **kw)
         if scoring not in ("flaws", "anchored"):
             raise ValueError("scoring must be 'flaws' or 'anchored'")

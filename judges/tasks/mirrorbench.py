@@ -31,19 +31,19 @@ PROMPT_VERSION = "mirrorbench-judge-v1"
 
 class GTEvalAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=2000)
+    reasoning: str = Field(max_length=1000)
     score: float = Field(ge=0.0, le=1.0)
 
 
 class PIAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=2000)
+    reasoning: str = Field(max_length=1000)
     verdict: Literal["A", "B", "TIE"]
 
 
 class RNRAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=2000)
+    reasoning: str = Field(max_length=1000)
     verdict: Literal["YES", "NO"]
 
 
@@ -124,6 +124,7 @@ class MirrorBenchJudge(LLMJudge):
         assistant: str = "assistant",
         **kw: Any,
     ) -> None:
+        kw.setdefault("max_tokens", 1024)
         super().__init__(model, **kw)
         if isinstance(reward, str):
             if reward == "judge_mean":

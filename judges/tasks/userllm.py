@@ -61,18 +61,22 @@ def intent_overlap(intent: str, output: str) -> float:
 
 class NQAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=2000)
+    reasoning: str = Field(max_length=1000)
     verdict: Literal["REFUSED", "ACCEPTED"]
 
 
 class DetectorAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=2000)
+    reasoning: str = Field(max_length=1000)
     label: Literal["AI", "HUMAN"]
 
 
 class _UserReplyJudge(LLMJudge):
     """Shared by the NQ and PRISM judges: one query on the user's final reply; invalid replies score 0."""
+
+    def __init__(self, model: JudgeModel = None, **kw: Any) -> None:
+        kw.setdefault("max_tokens", 1024)
+        super().__init__(model, **kw)
 
     def reply(self, record: EpisodeRecord, agent: str) -> str | None:
         """The user's reply with anything after the end token dropped; None when it is empty or invalid."""

@@ -80,7 +80,7 @@ RANGES: dict[str, tuple[int, int]] = {name: (lo, hi) for name, lo, hi, _ in DIME
 PROMPT_VERSION = "sotopia-judge-v1"
 
 
-def dimension_schema(reasoning_max_chars: int | None = 2000) -> type[BaseModel]:
+def dimension_schema(reasoning_max_chars: int | None = 600) -> type[BaseModel]:
     """The answer schema: one ``{"reasoning": str, "score": int in range}`` object per dimension."""
     fields: dict[str, Any] = {}
     for name, lo, hi, what in DIMENSIONS:
@@ -167,9 +167,11 @@ class SotopiaJudge(LLMJudge):
         model: JudgeModel = None,
         *,
         judge_both: bool = False,
-        reasoning_max_chars: int | None = 2000,
+        reasoning_max_chars: int | None = 600,
         **kw: Any,
     ) -> None:
+        # Seven reasoned dimensions need room; the bounded reasoning (in the schema) keeps them within it.
+        kw.setdefault("max_tokens", 2048)
         super().__init__(model, **kw)
         self.judge_both = judge_both
         self.reasoning_max_chars = reasoning_max_chars
