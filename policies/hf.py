@@ -173,7 +173,8 @@ class HFPolicy(Policy):
             from xgrammar.contrib.hf import LogitsProcessor
         except ImportError as exc:
             raise PolicyError(
-                "structured output with HFPolicy needs xgrammar (pip install 'osim[hf]')", cause=exc
+                "HFPolicy structured output needs xgrammar (pip install xgrammar; [vllm] has it)",
+                cause=exc,
             ) from exc
         if self._grammar_compiler is None:
             info = xgrammar.TokenizerInfo.from_huggingface(

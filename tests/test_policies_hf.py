@@ -110,6 +110,7 @@ def test_sampling_is_seeded(tiny_model_dir: Path) -> None:
 
 
 def test_json_schema_output_validates(hf: HFPolicy) -> None:
+    pytest.importorskip("xgrammar", reason="HFPolicy's structured output uses xgrammar")
     schema = Verdict.model_json_schema()
     requests = [ChatRequest(messages=o["messages"], json_schema=schema, max_tokens=48) for o in OBSERVATIONS]
     requests.append(
