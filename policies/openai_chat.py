@@ -13,6 +13,7 @@ import json
 import os
 import re
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,6 +90,9 @@ class OpenAIChatPolicy(Policy):
         self.sampling = {k: v for k, v in sampling.items() if v is not None}
         self.seed = seed
         self.strip_think = strip_think
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
         self.spec = PolicySpec(
             backend="openai",
             model=model,
@@ -104,7 +108,7 @@ class OpenAIChatPolicy(Policy):
         client = openai.AsyncOpenAI(
             base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0
         )
-        semaphore = asyncio.Semaphore(self.concurrency)
+        semaphore = self._semaphore()
         try:
             results = await asyncio.gather(
                 *(self._complete_one(client, semaphore, r) for r in requests), return_exceptions=True
@@ -126,6 +130,14 @@ class OpenAIChatPolicy(Policy):
             completions=[None if isinstance(r, BaseException) else r for r in results],
             spec=self.spec.model_dump(),
         )
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        """The concurrency bound of this event loop: shared by every batch running in it at once."""
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
+        return semaphore
 
     # -- one call -----------------------------------------------------------------------------------
     def request_kwargs(self, request: ChatRequest) -> dict[str, Any]:

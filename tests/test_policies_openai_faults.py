@@ -232,6 +232,17 @@ def test_act_batch_bounds_concurrency() -> None:
     assert len(policy.pop_calls()) == 10
 
 
+def test_concurrent_batches_share_one_bound() -> None:
+    async def two_batches(policy: OpenAIChatPolicy) -> list[list[str]]:
+        return list(await asyncio.gather(policy.act_batch([OBS] * 4), policy.act_batch([OBS] * 4)))
+
+    with FakeFaultyOpenAIServer(default="slow_ok", slow_s=0.3) as server:
+        policy = make_policy(server, concurrency=2)
+        results = asyncio.run(two_batches(policy))
+    assert results == [[OK_TEXT] * 4] * 2
+    assert server.max_in_flight == 2
+
+
 def test_batch_failure_names_the_failed_requests_and_keeps_the_others() -> None:
     def fail_marked(body: dict[str, Any]) -> str | None:
         return "500" if "FAIL" in body["messages"][-1]["content"] else None
