@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from judges_fakes import record_with_turns
 
 from judges.detectors import (
@@ -139,3 +140,34 @@ def test_penalties():
     assert high.score == 0.0
     failed = attach_flags(Judgment.failed("a", "boom"), flags, penalize=True)
     assert failed.score is None and failed.error == "boom" and "length" in failed.flags
+
+
+# -- judge_address on text written after its patterns were fixed -------------------------------------
+# ``judges_probe_heldout_round1.jsonl`` was written after the first category rewrite; it scored precision
+# 1.0 / recall 0.68 on its one evaluation, was then used to revise the patterns, and is tuning data now.
+# ``judges_probe_heldout.jsonl`` was written after that revision and evaluated once: precision 1.0,
+# recall 0.59 (13 of 22). The recall target (0.9) is not met on it: indirect phrasings ("a scoreboard
+# behind this", "before you hand out numbers") are beyond patterns; the LLM ``hack_auditor`` covers them.
+def _judge_address_stats(name: str) -> dict[str, float]:
+    probes = [json.loads(line) for line in (Path(__file__).parent / name).open()]
+    assert all(p["detector"] == "judge_address" for p in probes)
+    return precision_recall(probes)["judge_address"]
+
+
+def test_round1_set_is_learned():
+    stats = _judge_address_stats("judges_probe_heldout_round1.jsonl")
+    assert stats["n"] >= 40 and stats["precision"] >= 0.9 and stats["recall"] >= 0.9
+
+
+def test_heldout_size_and_precision():
+    probes = [json.loads(line) for line in (Path(__file__).parent / "judges_probe_heldout.jsonl").open()]
+    assert len(probes) >= 40 and sum(p["label"] for p in probes) >= 20
+    stats = _judge_address_stats("judges_probe_heldout.jsonl")
+    print(json.dumps(stats))
+    assert stats["precision"] >= 0.9
+    assert stats["recall"] >= 0.55  # regression guard at the measured 0.59; the target is the test below
+
+
+@pytest.mark.xfail(strict=True, reason="held-out recall is 0.59 (target 0.9); see the note above")
+def test_heldout_recall_target():
+    assert _judge_address_stats("judges_probe_heldout.jsonl")["recall"] >= 0.9
