@@ -60,6 +60,30 @@ class Detector(ABC):
     def detect(self, record: EpisodeRecord, agent: str) -> Flag:
         return self.detect_turns(agent_turns(record, agent))
 
+    def all_evidence(self, record: EpisodeRecord, agent: str) -> list[str]:
+        """Every snippet for ``agent`` in ``record`` (no cap)."""
+        return self.evidence(agent_turns(record, agent))
+
+    def detect_turn(self, record: EpisodeRecord, event_index: int) -> Flag:
+        """One turn: the evidence the turn added to the episode prefix before it (a judge-directed sentence
+        in the turn, a repeat that pushes a 3-gram over the cap, an over-long turn), for the actor."""
+        from judges.turns import before_turn, turn_prefix
+
+        prefix, actor = turn_prefix(record, event_index)
+        earlier = Counter(self.all_evidence(before_turn(record, event_index), actor))
+        new = []
+        for snippet in self.all_evidence(prefix, actor):
+            if earlier[snippet] > 0:
+                earlier[snippet] -= 1
+            else:
+                new.append(snippet)
+        return Flag(
+            detector=self.name,
+            flagged=bool(new),
+            severity=self.severity if new else "none",
+            evidence=new[:MAX_EVIDENCE],
+        )
+
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -238,6 +262,10 @@ class Length(Detector):
         reference = self.reference(record, agent) if self.reference is not None else ()
         return self.detect_turns(agent_turns(record, agent), reference)
 
+    def all_evidence(self, record: EpisodeRecord, agent: str) -> list[str]:
+        reference = self.reference(record, agent) if self.reference is not None else ()
+        return self.evidence(agent_turns(record, agent), reference)
+
 
 class ThinkLeak(Detector):
     """Reasoning tags left in visible text (``<think>``, ``</think>``, ``<seed:think>``, ``<thinking>``)."""
@@ -289,3 +317,7 @@ def attach_flags(judgment: Judgment, flags: Sequence[Flag], *, penalize: bool = 
 
 def run_detectors(record: EpisodeRecord, agent: str, detectors: Sequence[Detector]) -> list[Flag]:
     return [d.detect(record, agent) for d in detectors]
+
+
+def run_turn_detectors(record: EpisodeRecord, event_index: int, detectors: Sequence[Detector]) -> list[Flag]:
+    return [d.detect_turn(record, event_index) for d in detectors]

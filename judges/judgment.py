@@ -71,6 +71,18 @@ class Judge(Protocol):
     async def judge_batch(self, episodes: Sequence[EpisodeRecord]) -> list[dict[str, Judgment]]: ...
 
 
+@runtime_checkable
+class TurnJudge(Judge, Protocol):
+    """A judge that also judges one turn: the episode prefix up to and including turn event
+    ``event_index`` (its ``Event.index``), for the agent who acted (see ``judges.turns``)."""
+
+    def judge_turn(self, record: EpisodeRecord, event_index: int) -> dict[str, Judgment]: ...
+
+    async def judge_turn_batch(
+        self, items: Sequence[tuple[EpisodeRecord, int]]
+    ) -> list[dict[str, Judgment]]: ...
+
+
 class SyncJudge(ABC):
     """Base for judges whose work is synchronous: provides ``judge_batch`` on worker threads."""
 
@@ -81,3 +93,13 @@ class SyncJudge(ABC):
 
     async def judge_batch(self, episodes: Sequence[EpisodeRecord]) -> list[dict[str, Judgment]]:
         return await asyncio.gather(*(asyncio.to_thread(self.judge_episode, e) for e in episodes))
+
+    def judge_turn(self, record: EpisodeRecord, event_index: int) -> dict[str, Judgment]:
+        """The acting agent's judgment of the episode prefix ending at turn event ``event_index``."""
+        from judges.turns import only_actor, turn_prefix
+
+        prefix, actor = turn_prefix(record, event_index)
+        return only_actor(self.judge_episode(prefix), actor, event_index)
+
+    async def judge_turn_batch(self, items: Sequence[tuple[EpisodeRecord, int]]) -> list[dict[str, Judgment]]:
+        return await asyncio.gather(*(asyncio.to_thread(self.judge_turn, r, i) for r, i in items))

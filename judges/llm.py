@@ -355,6 +355,36 @@ class LLMJudge(ABC):
             out.append({a: self._judgment(episode, a, mine) for a in self.judged_agents(episode)})
         return out
 
+    def judge_turn(self, record: EpisodeRecord, event_index: int) -> dict[str, Judgment]:
+        return run_sync(self.judge_turn_batch([(record, event_index)]))[0]
+
+    async def judge_turn_batch(self, items: Sequence[tuple[EpisodeRecord, int]]) -> list[dict[str, Judgment]]:
+        """Each turn judged on the episode prefix ending at it, for the acting agent only: the queries that
+        agent's judgment needs, built on the prefix transcript, asked in one batch."""
+        from judges.turns import mark_turn, turn_prefix
+
+        prefixes = [turn_prefix(record, index) for record, index in items]
+        per_turn: list[list[Query]] = []
+        for prefix, actor in prefixes:
+            if actor not in self.judged_agents(prefix) or self.without_model(prefix, actor) is not None:
+                per_turn.append([])
+                continue
+            queries = self.queries(prefix)
+            needed = set(self.queries_of(prefix, actor, [q.name for q in queries]))
+            per_turn.append([q for q in queries if q.name in needed])
+        flat = [q for qs in per_turn for q in qs]
+        answers = await self.caller().ask(flat, self.samples) if flat else []
+        out: list[dict[str, Judgment]] = []
+        offset = 0
+        for (prefix, actor), (_, index), qs in zip(prefixes, items, per_turn):
+            mine = dict(zip([q.name for q in qs], answers[offset : offset + len(qs)]))
+            offset += len(qs)
+            if actor not in self.judged_agents(prefix):
+                out.append({})
+                continue
+            out.append({actor: mark_turn(self._judgment(prefix, actor, mine), index)})
+        return out
+
     def _judgment(self, record: EpisodeRecord, agent: str, answers: Mapping[str, Answer]) -> Judgment:
         spec = self.spec
         early = self.without_model(record, agent)

@@ -3,19 +3,38 @@ aggregated by mean or median, with their disagreement recorded).
 
 Both keep the no-invented-numbers rule: a failed component with a positive weight, or any failed jury
 member, fails the combined judgment. A weight-0 component is logged in ``dims`` only; its failure is
-recorded in ``reasons`` and does not fail the rubric.
+recorded in ``reasons`` and does not fail the rubric. Detectors are rule detectors or model detectors (the
+LLM ``hack_auditor``); a model detector that fails fails the rubric's judgment (never a "low" risk).
+Both judge whole episodes and single turns (``judge_turn``: every part judges the same turn).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from judges.detectors import Detector, attach_flags, run_detectors
+from judges.detectors import Detector, Flag, attach_flags, run_detectors, run_turn_detectors
 from judges.judgment import Judge, Judgment
 from judges.llm import Aggregate, aggregate, disagreement, run_sync
+from judges.turns import judge_turn_batch, turn_prefix
 from osim_env.episode import EpisodeRecord
+
+Items = Sequence[tuple[EpisodeRecord, int]]
+
+
+@runtime_checkable
+class ModelDetector(Protocol):
+    """A detector that is a judge (e.g. ``HackAuditor``): its judgments become flags via ``to_flag``."""
+
+    name: str
+    spec: dict[str, Any]
+
+    async def judge_batch(self, episodes: Sequence[EpisodeRecord]) -> list[dict[str, Judgment]]: ...
+
+    async def judge_turn_batch(self, items: Items) -> list[dict[str, Judgment]]: ...
+
+    def to_flag(self, judgment: Judgment) -> Flag: ...
 
 
 class Rubric:
@@ -29,7 +48,7 @@ class Rubric:
         self,
         components: Mapping[str, tuple[Judge, float]],
         *,
-        detectors: Sequence[Detector] = (),
+        detectors: Sequence[Detector | ModelDetector] = (),
         penalize_flags: bool = True,
     ) -> None:
         if not components:
@@ -39,6 +58,10 @@ class Rubric:
         if not any(w > 0 for _, w in components.values()):
             raise ValueError("at least one component needs a positive weight")
         self.components = dict(components)
+        self.rule_detectors = [d for d in detectors if isinstance(d, Detector)]
+        self.model_detectors = [d for d in detectors if not isinstance(d, Detector)]
+        if not all(isinstance(d, ModelDetector) for d in self.model_detectors):
+            raise TypeError("a detector is a judges.detectors.Detector or a ModelDetector (e.g. HackAuditor)")
         self.detectors = list(detectors)
         self.penalize_flags = penalize_flags
 
@@ -48,24 +71,63 @@ class Rubric:
             "kind": "rubric",
             "components": {n: {"judge": j.spec, "weight": w} for n, (j, w) in self.components.items()},
             "detectors": [d.name for d in self.detectors],
+            "model_detectors": {d.name: d.spec for d in self.model_detectors},
             "penalize_flags": self.penalize_flags,
         }
 
     def judge_episode(self, episode: EpisodeRecord) -> dict[str, Judgment]:
         return run_sync(self.judge_batch([episode]))[0]
 
+    def judge_turn(self, record: EpisodeRecord, event_index: int) -> dict[str, Judgment]:
+        return run_sync(self.judge_turn_batch([(record, event_index)]))[0]
+
     async def judge_batch(self, episodes: Sequence[EpisodeRecord]) -> list[dict[str, Judgment]]:
         names = list(self.components)
-        results = await asyncio.gather(*(self.components[n][0].judge_batch(episodes) for n in names))
+        results, audits = await asyncio.gather(
+            asyncio.gather(*(self.components[n][0].judge_batch(episodes) for n in names)),
+            asyncio.gather(*(d.judge_batch(episodes) for d in self.model_detectors)),
+        )
         out = []
         for i, episode in enumerate(episodes):
             per_component = {n: results[k][i] for k, n in enumerate(names)}
             agents = list(dict.fromkeys(a for r in per_component.values() for a in r))
-            out.append({a: self._combine(episode, a, per_component) for a in agents})
+            out.append(
+                {
+                    a: self._combine(
+                        a,
+                        per_component,
+                        run_detectors(episode, a, self.rule_detectors),
+                        [audit[i].get(a) for audit in audits],
+                    )
+                    for a in agents
+                }
+            )
+        return out
+
+    async def judge_turn_batch(self, items: Items) -> list[dict[str, Judgment]]:
+        names = list(self.components)
+        results, audits = await asyncio.gather(
+            asyncio.gather(*(judge_turn_batch(self.components[n][0], items) for n in names)),
+            asyncio.gather(*(d.judge_turn_batch(items) for d in self.model_detectors)),
+        )
+        out = []
+        for i, (record, index) in enumerate(items):
+            per_component = {n: results[k][i] for k, n in enumerate(names)}
+            _, actor = turn_prefix(record, index)
+            if not any(actor in r for r in per_component.values()):
+                out.append({})
+                continue
+            flags = run_turn_detectors(record, index, self.rule_detectors)
+            combined = self._combine(actor, per_component, flags, [audit[i].get(actor) for audit in audits])
+            out.append({actor: combined.model_copy(update={"judge": {**combined.judge, "turn": index}})})
         return out
 
     def _combine(
-        self, record: EpisodeRecord, agent: str, parts: Mapping[str, Mapping[str, Judgment]]
+        self,
+        agent: str,
+        parts: Mapping[str, Mapping[str, Judgment]],
+        flags: Sequence[Flag],
+        audits: Sequence[Judgment | None] = (),
     ) -> Judgment:
         dims: dict[str, float] = {}
         reasons: dict[str, str] = {}
@@ -87,16 +149,20 @@ class Rubric:
             if weight > 0:
                 total += weight * judgment.score
                 weight_sum += weight
+        all_flags = list(flags)
+        for detector, audit in zip(self.model_detectors, audits):
+            if audit is None or audit.error is not None:  # a failed audit is a judge failure, never "low"
+                errors.append(f"{detector.name}: {'not judged' if audit is None else audit.error}")
+                continue
+            all_flags.append(detector.to_flag(audit))
         if errors:
             combined = Judgment.failed(agent, "; ".join(errors), self.spec, dims=dims, reasons=reasons)
         else:
             combined = Judgment(
                 agent=agent, score=total / weight_sum, dims=dims, reasons=reasons, judge=self.spec
             )
-        if self.detectors:
-            combined = attach_flags(
-                combined, run_detectors(record, agent, self.detectors), penalize=self.penalize_flags
-            )
+        if all_flags:
+            combined = attach_flags(combined, all_flags, penalize=self.penalize_flags)
         return combined
 
 
@@ -129,6 +195,21 @@ class Jury:
             members = [r[i] for r in results]
             agents = list(dict.fromkeys(a for m in members for a in m))
             out.append({a: self._combine(a, [m.get(a) for m in members]) for a in agents})
+        return out
+
+    def judge_turn(self, record: EpisodeRecord, event_index: int) -> dict[str, Judgment]:
+        return run_sync(self.judge_turn_batch([(record, event_index)]))[0]
+
+    async def judge_turn_batch(self, items: Items) -> list[dict[str, Judgment]]:
+        results = await asyncio.gather(*(judge_turn_batch(j, items) for j in self.judges))
+        out = []
+        for i, (_, index) in enumerate(items):
+            members = [r[i] for r in results]
+            agents = list(dict.fromkeys(a for m in members for a in m))
+            combined = {a: self._combine(a, [m.get(a) for m in members]) for a in agents}
+            out.append(
+                {a: j.model_copy(update={"judge": {**j.judge, "turn": index}}) for a, j in combined.items()}
+            )
         return out
 
     def _combine(self, agent: str, members: Sequence[Judgment | None]) -> Judgment:
