@@ -7,7 +7,7 @@ model backends until they are needed).
 
 from typing import Any
 
-from judges.judgment import Feedback, Judge, Judgment, SyncJudge
+from judges.judgment import Feedback, Judge, Judgment, SyncJudge, TurnJudge
 
 _LAZY = {
     # LLM judges and their machinery
@@ -38,6 +38,12 @@ _LAZY = {
     "ThinkLeak": "judges.detectors",
     "attach_flags": "judges.detectors",
     "default_detectors": "judges.detectors",
+    "HackAuditor": "judges.hack_auditor",
+    # single turns
+    "judge_turn": "judges.turns",
+    "judge_turn_batch": "judges.turns",
+    "turn_prefix": "judges.turns",
+    "turn_indices": "judges.turns",
     # feedback
     "FeedbackWriter": "judges.feedback",
     "FeedbackResult": "judges.feedback",
@@ -56,4 +62,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["Feedback", "Judge", "Judgment", "SyncJudge", *_LAZY]
+__all__ = ["Feedback", "Judge", "Judgment", "SyncJudge", "TurnJudge", *_LAZY]
