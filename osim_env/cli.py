@@ -145,20 +145,23 @@ def _print_summary(run_id: str, store_path: str | Path, summary: Any = None) -> 
     with ReplayStore(store_path) as store:
         frame = store.summary(run_id)
     table = Table(title=f"run {run_id}")
+    show_unjudged = bool(frame["unjudged"].sum()) if len(frame) else False
     table.add_column("env", no_wrap=True, min_width=15)
-    for column in ("episodes", "ok", "judge err", "failed", "unjudged", "score", "95% CI"):
-        table.add_column(column, justify="right")
+    columns = [
+        "n",
+        "ok",
+        "judge_error",
+        "failed",
+        *(["unjudged"] if show_unjudged else []),
+        "score",
+        "95% CI",
+    ]
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
     for row in frame.itertuples(index=False):
-        table.add_row(
-            row.env_id,
-            str(row.episodes),
-            str(row.ok),
-            str(row.judge_error),
-            str(row.failed),
-            str(row.unjudged),
-            _num(row.mean_score),
-            _num(row.ci95, prefix="±"),
-        )
+        cells = [str(row.episodes), str(row.ok), str(row.judge_error), str(row.failed)]
+        cells += [str(row.unjudged)] if show_unjudged else []
+        table.add_row(row.env_id, *cells, _num(row.mean_score), _num(row.ci95, prefix="±"))
     console.print(table)
     if summary is not None:
         console.print(
@@ -215,8 +218,11 @@ def cmd_replay_list(args: argparse.Namespace) -> int:
         frame = store.episodes(args.run, env_id=args.env, status=args.status)
         table = Table(title=f"episodes of run {args.run}")
         table.add_column("episode_id", no_wrap=True, min_width=16)
-        for column in ("env", "scenario", "seed", "status", "turns", "score", "reason"):
-            table.add_column(column)
+        table.add_column("env", no_wrap=True, min_width=15)
+        table.add_column("scenario", no_wrap=True, max_width=12, overflow="ellipsis")
+        for column in ("seed", "status", "turns", "score"):
+            table.add_column(column, no_wrap=True, min_width=len(column))
+        table.add_column("reason", no_wrap=True, max_width=30, overflow="ellipsis")
         for row in frame.head(args.limit).itertuples(index=False):
             table.add_row(
                 row.episode_id,

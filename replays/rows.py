@@ -154,7 +154,8 @@ def events_table(results: Sequence[EpisodeResult]) -> pa.Table:
             "episode_id": pa.DictionaryArray.from_arrays(
                 pa.array(np.repeat(np.arange(len(results), dtype=np.int32), lengths)), episode_ids
             ),
-            "idx": pa.array([e.index for e in events], pa.int32()),
+            # Logs are dense and ordered (EventLog enforces it): an event's index is its position.
+            "idx": pa.array(_positions(lengths)),
             "turn": pa.array([e.turn for e in events], pa.int32()),
             "kind": pa.array([e.kind for e in events], pa.string()),
             "source": pa.array([e.source for e in events], pa.string()),
@@ -165,6 +166,24 @@ def events_table(results: Sequence[EpisodeResult]) -> pa.Table:
             "payload": pa.array([to_json(p) for p in payloads], pa.binary()).cast(pa.string()),
         }
     )
+
+
+def _map_array(maps: Sequence[Mapping[str, Any]], value_type: pa.DataType) -> pa.MapArray:
+    """A MAP column from dicts, built from flat keys and values (not per-row Python tuples)."""
+    offsets = np.zeros(len(maps) + 1, dtype=np.int32)
+    np.cumsum([len(m) for m in maps], out=offsets[1:])
+    keys = [k for m in maps for k in m]
+    values = [v for m in maps for v in m.values()]
+    return pa.MapArray.from_arrays(
+        pa.array(offsets), pa.array(keys, pa.string()), pa.array(values, value_type)
+    )
+
+
+def _positions(lengths: np.ndarray) -> np.ndarray:
+    """0..n-1 for each episode's n events, concatenated."""
+    total = int(lengths.sum())
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return (np.arange(total, dtype=np.int64) - starts).astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -187,8 +206,8 @@ def judgments_table(run_id: str, rows: Sequence[JudgmentRow], created_at: dateti
             "origin": pa.array([r.origin for r in rows], pa.string()),
             "agent": pa.array([j.agent for j in js], pa.string()),
             "score": pa.array([j.score for j in js], pa.float64()),
-            "dims": pa.array([list(j.dims.items()) for j in js], pa.map_(pa.string(), pa.float64())),
-            "reasons": pa.array([list(j.reasons.items()) for j in js], pa.map_(pa.string(), pa.string())),
+            "dims": _map_array([j.dims for j in js], pa.float64()),
+            "reasons": _map_array([j.reasons for j in js], pa.string()),
             "feedback": pa.array(
                 [None if j.feedback is None else _json(j.feedback.model_dump(mode="json")) for j in js],
                 pa.string(),

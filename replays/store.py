@@ -52,7 +52,9 @@ class AmbiguousEpisode(LookupError):
 class ReplayStore:
     """One DuckDB file holding runs, episodes, events, judgments and model calls."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, checkpoint_threshold: str = "256MB"
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         if not read_only:
@@ -63,6 +65,9 @@ class ReplayStore:
         mode = " (READ_ONLY)" if read_only else ""
         self.con.execute(f"ATTACH '{_sql_str(str(self.path))}' AS {CATALOG}{mode}")
         self.con.execute(f"USE {CATALOG}")
+        # Small batches are appended to the write-ahead log; checkpointing (which recompresses the
+        # table's open row groups) every 16 MB, DuckDB's default, costs more than the inserts.
+        self.con.execute(f"SET checkpoint_threshold = '{_sql_str(checkpoint_threshold)}'")
         if not read_only:
             self._create()
 
