@@ -158,3 +158,11 @@ def test_judge_model_is_refused_for_rule_judged_envs(tmp_path: Path) -> None:
                 str(tmp_path / "x.duckdb"),
             ]
         )
+
+
+def test_judge_model_sets_the_llm_judge_option_of_sotopia() -> None:
+    from osim_env.cli import _with_judge_model
+
+    options = _with_judge_model("soul/sotopia-v0", {"max_turns": 4}, "openai:judge@http://127.0.0.1:9/v1")
+    assert options == {"max_turns": 4, "judge_model": "openai:judge@http://127.0.0.1:9/v1"}
+    assert _with_judge_model("soul/hitom-v0", {}, None) == {}
