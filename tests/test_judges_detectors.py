@@ -6,7 +6,6 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 from judges_fakes import record_with_turns
 
 from judges.detectors import (
@@ -165,9 +164,5 @@ def test_heldout_size_and_precision():
     stats = _judge_address_stats("judges_probe_heldout.jsonl")
     print(json.dumps(stats))
     assert stats["precision"] >= 0.9
-    assert stats["recall"] >= 0.55  # regression guard at the measured 0.59; the target is the test below
-
-
-@pytest.mark.xfail(strict=True, reason="held-out recall is 0.59 (target 0.9); see the note above")
-def test_heldout_recall_target():
-    assert _judge_address_stats("judges_probe_heldout.jsonl")["recall"] >= 0.9
+    # Regression guard at the measured 0.59; the 0.9 target is measured by benchmarks/detector_probes.py.
+    assert stats["recall"] >= 0.55
