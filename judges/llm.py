@@ -29,6 +29,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from judges.cache import CacheKey, JudgeCache
 from judges.judgment import Judgment
 from judges.parsing import ParseError, parse_answer
+from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
 from policies.base import BatchPolicyError, ChatRequest, Completion, Policy
 
@@ -48,18 +49,6 @@ def resolve_model(model: JudgeModel) -> Policy:
     if parse_spec is None:
         raise RuntimeError(f"cannot resolve judge model {text!r}: policies.parse_spec is not available")
     return parse_spec(text)
-
-
-def run_sync(coro: Any) -> Any:
-    """Run a coroutine from sync code, also when an event loop already runs in this thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def aggregate(values: Sequence[float], how: Aggregate) -> float:

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from osim_env.episode import EpisodeRecord, EpisodeStatus
 from osim_env.events import Event, EventKind, EventLog
+from osim_env.messages import Message
 from osim_env.rows import Scenario, load_fixture, to_scenario
 from osim_env.scheduling import ScheduledEvent, Scheduler, due
 from osim_env.seeding import derive_seed, episode_id
@@ -191,8 +192,8 @@ class TextEnv(AECEnv, ABC):
         self.present: list[str] = list(self.agents)
         self.termination: str | None = None
         self.judgments: dict[str, Any] = {}
-        self._views: dict[str, list[dict[str, str]]] = {a: [] for a in self.agents}
-        self._heads: dict[tuple[str, bool], tuple[dict[str, str], ...]] = {}
+        self._views: dict[str, list[Message]] = {a: [] for a in self.agents}
+        self._heads: dict[tuple[str, bool], list[Message]] = {}
         self._cursors: dict[str, int] = dict.fromkeys(self.agents, 0)
         self._privileged_views: dict[str, bool] = dict.fromkeys(self.agents, True)
         self._on_reset()
@@ -320,9 +321,9 @@ class TextEnv(AECEnv, ABC):
                     continue
                 role, text = rendered
                 if view and view[-1]["role"] == role:  # consecutive lines of one side form one message
-                    view[-1] = {"role": role, "content": view[-1]["content"] + "\n" + text}
+                    view[-1] = Message(role=role, content=view[-1]["content"] + "\n" + text)
                 else:
-                    view.append({"role": role, "content": text})
+                    view.append(Message(role=role, content=text))
             self._cursors[agent] = n
         key = (agent, include_privileged)
         head = self._heads.get(key)
@@ -333,17 +334,16 @@ class TextEnv(AECEnv, ABC):
                 if notes:
                     system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
             pairs = ((("system", system),) if system else ()) + tuple(self.preamble(agent))
-            head = tuple({"role": role, "content": text} for role, text in pairs)
+            head = [Message(role=role, content=text) for role, text in pairs]
             self._heads[key] = head
-        # Fresh dicts: a caller may edit its observation without touching the env's cache.
-        messages = list(map(dict, head))
-        messages += map(dict, view)
+        # Messages are read-only and shared with the cache; the list itself is the caller's.
+        messages = head + view
         prompt = self.turn_prompt(agent) if agent == self.agent_selection and not self._done() else None
         if prompt:
             if messages and messages[-1]["role"] == "user":
-                messages[-1] = {"role": "user", "content": messages[-1]["content"] + "\n\n" + prompt}
+                messages[-1] = Message(role="user", content=messages[-1]["content"] + "\n\n" + prompt)
             else:
-                messages.append({"role": "user", "content": prompt})
+                messages.append(Message(role="user", content=prompt))
         return messages
 
     def transcript_text(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+_HINT = re.compile(r"think>", re.IGNORECASE)
 _BLOCK = re.compile(r"<(seed:)?think>(.*?)</(seed:)?think>", re.IGNORECASE | re.DOTALL)
 _OPEN = re.compile(r"<(seed:)?think>", re.IGNORECASE)
 _STRAY_CLOSE = re.compile(r"</(seed:)?think>", re.IGNORECASE)
@@ -25,7 +26,7 @@ def strip_thinking(text: str) -> Stripped:
     Complete blocks are removed; an unclosed opening block drops everything after it. A stray
     closing tag (reasoning models whose template opens the block) drops everything before it.
     """
-    if "think>" not in text.lower():
+    if _HINT.search(text) is None:
         return Stripped(text, "", None)
     thoughts: list[str] = []
 

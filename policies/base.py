@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from osim_env.aio import run_sync
 from osim_env.thinking import strip_thinking
 
 
@@ -156,7 +157,7 @@ class Policy(ABC):
         )
 
     def complete(self, request: ChatRequest) -> Completion:
-        return _run_sync(self.complete_batch([request]))[0]
+        return run_sync(self.complete_batch([request]))[0]
 
     # -- acting -------------------------------------------------------------------------------------
     async def act_batch(self, observations: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -164,7 +165,7 @@ class Policy(ABC):
         return [c.text for c in completions]
 
     def act(self, observation: Mapping[str, Any]) -> str:
-        return _run_sync(self.act_batch([observation]))[0]
+        return run_sync(self.act_batch([observation]))[0]
 
     def __call__(self, observation: Mapping[str, Any]) -> str:
         return self.act(observation)
@@ -177,13 +178,25 @@ class Policy(ABC):
         """Release backend resources (engines, clients)."""
 
 
-def _run_sync(coro: Any) -> Any:
-    """Run a coroutine from sync code, also when an event loop is already running in this thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    import concurrent.futures
+class LocalPolicy(Policy):
+    """A backend that generates in this process (transformers, vLLM's engine).
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    Generation blocks for seconds, so it runs on a worker thread to keep the runner's event loop
+    responsive; any backend exception becomes a ``PolicyError`` naming the backend.
+    """
+
+    @abstractmethod
+    def _complete_sync(self, requests: list[ChatRequest]) -> list[Completion]:
+        """Generate one completion per request in one batched call."""
+
+    async def _complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        try:
+            return await asyncio.to_thread(self._complete_sync, list(requests))
+        except PolicyError:
+            raise
+        except Exception as exc:
+            raise PolicyError(
+                f"{self.spec.backend} generation failed: {type(exc).__name__}: {exc}",
+                cause=exc,
+                spec=self.spec.model_dump(),
+            ) from exc

@@ -8,7 +8,6 @@ schema grammar (requests with different schemas are grouped, one ``generate`` pe
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -17,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from osim_env.seeding import derive_seed
-from policies.base import ChatRequest, Completion, Policy, PolicyError, PolicySpec
+from policies.base import ChatRequest, Completion, LocalPolicy, PolicyError, PolicySpec
 from policies.sampling import Sampling
 
 
-class HFPolicy(Policy):
+class HFPolicy(LocalPolicy):
     """A ``transformers`` causal LM. ``temperature=0`` (the default) decodes greedily.
 
     ``seed`` makes sampling reproducible: the k-th ``generate`` call of the policy samples with a
@@ -78,17 +77,6 @@ class HFPolicy(Policy):
         self._lock = threading.Lock()
         self._generate_calls = 0
         self._grammar_compiler: Any = None
-
-    async def _complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        # generate() blocks for seconds; a worker thread keeps the runner's event loop responsive.
-        try:
-            return await asyncio.to_thread(self._complete_sync, list(requests))
-        except PolicyError:
-            raise
-        except Exception as exc:
-            raise PolicyError(
-                f"hf generation failed: {type(exc).__name__}: {exc}", cause=exc, spec=self.spec.model_dump()
-            ) from exc
 
     def _complete_sync(self, requests: list[ChatRequest]) -> list[Completion]:
         groups: dict[str, list[int]] = {}

@@ -9,15 +9,13 @@ only when a ``VLLMPolicy`` is created.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from osim_env.seeding import derive_seed
-from policies.base import ChatRequest, Completion, Policy, PolicyError, PolicySpec
+from policies.base import ChatRequest, Completion, LocalPolicy, Policy, PolicyError, PolicySpec
 from policies.sampling import Sampling
 
 CPU_KV_CACHE_BYTES = 512 * 2**20
@@ -26,7 +24,7 @@ NUMA node's memory) refuses to start when other processes use memory; 512 MiB is
 models and short episodes."""
 
 
-class VLLMPolicy(Policy):
+class VLLMPolicy(LocalPolicy):
     """A model served in-process by ``vllm.LLM``. ``temperature=0`` (the default) is greedy.
 
     ``engine_kwargs`` go to ``vllm.LLM`` unchanged (``max_model_len``, ``gpu_memory_utilization``,
@@ -151,16 +149,6 @@ class VLLMPolicy(Policy):
         if request.json_schema is not None:
             params["structured_outputs"] = StructuredOutputsParams(json=request.json_schema)
         return SamplingParams(**params)
-
-    async def _complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        try:
-            return await asyncio.to_thread(self._complete_sync, list(requests))
-        except PolicyError:
-            raise
-        except Exception as exc:
-            raise PolicyError(
-                f"vllm generation failed: {type(exc).__name__}: {exc}", cause=exc, spec=self.spec.model_dump()
-            ) from exc
 
     def _complete_sync(self, requests: list[ChatRequest]) -> list[Completion]:
         if self.llm is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from judges.judgment import Judgment
+from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
 from replays.rows import CallRecord, JudgmentRow, judge_id
 
@@ -85,7 +86,7 @@ def rejudge(
     try:
         for start in range(0, len(records), batch_size):
             chunk = records[start : start + batch_size]
-            results = _run(_judge(judge, chunk))
+            results = run_sync(_judge(judge, chunk))
             rows = [
                 JudgmentRow(record.episode_id, "rejudge", j, spec)
                 for record, judgments in zip(chunk, results)
@@ -111,14 +112,3 @@ def rejudge(
             bar.stop()
     summary.mean_score = sum(scores) / len(scores) if scores else None
     return summary
-
-
-def _run(coro: Any) -> Any:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()

@@ -53,3 +53,22 @@ def test_appended_events_equal_validated_events():
     assert fast.model_dump() == validated.model_dump()
     assert Event.model_validate_json(fast.model_dump_json()) == fast
     assert fast.model_fields_set == validated.model_fields_set
+
+
+def test_observation_messages_are_read_only_dicts():
+    import copy
+    import json
+    import pickle
+
+    from osim_env.messages import Message
+
+    m = Message(role="user", content="hi")
+    assert isinstance(m, dict) and json.dumps(m) == '{"role": "user", "content": "hi"}'
+    for edit in (lambda: m.__setitem__("content", "x"), lambda: m.update(content="x"), lambda: m.pop("role")):
+        with pytest.raises(TypeError, match="read-only"):
+            edit()
+    assert copy.deepcopy(m) == m and type(copy.deepcopy(m)) is Message
+    assert pickle.loads(pickle.dumps(m)) == m
+    editable = dict(m)
+    editable["content"] = "changed"
+    assert m["content"] == "hi"

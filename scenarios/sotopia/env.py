@@ -127,12 +127,16 @@ class SotopiaEnv(TextEnv):
 
     def _on_reset(self) -> None:
         self._idle = 0
+        self._instructions: dict[str, str] = {}
 
     def system_prompt(self, agent: str) -> str:
         return prompts.system_prompt(self.row, agent)
 
     def turn_prompt(self, agent: str) -> str | None:
-        return prompts.turn_prompt(self.row, agent, self.turn, self.max_turns)
+        instruction = self._instructions.get(agent)
+        if instruction is None:
+            instruction = self._instructions[agent] = prompts.turn_instruction(self.row, agent)
+        return f"Turn {self.turn + 1} of at most {self.max_turns}. {instruction}"
 
     def parse_action(self, agent: str, text: str, thinking: str) -> Parsed:
         parsed = parse_sotopia_action(text, strict_json=self.options["strict_json"])

@@ -55,7 +55,12 @@ def system_prompt(row: SotopiaRow, role: str) -> str:
 
 
 def turn_prompt(row: SotopiaRow, role: str, turn: int, max_turns: int) -> str:
-    return f"Turn {turn + 1} of at most {max_turns}. You are {row.name(role)}. What do you do? " + (
+    return f"Turn {turn + 1} of at most {max_turns}. " + turn_instruction(row, role)
+
+
+def turn_instruction(row: SotopiaRow, role: str) -> str:
+    return (
+        f"You are {row.name(role)}. What do you do? "
         'Answer with the JSON object {"action_type": ..., "argument": ...}.'
     )
 
