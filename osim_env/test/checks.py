@@ -61,7 +61,7 @@ def deterministic_infos_test(env_fn: EnvFn, seed: int = 3) -> None:
     first = sample_episode(env_fn(), seed)
     time.sleep(0.01)
     second = sample_episode(env_fn(), seed)
-    now = time.time()
+    now = time.time()  # the check itself needs the clock: infos must not look like it
     for (agent, _, _, _, _, info, _), (_, _, _, _, _, info2, _) in zip(first, second):
         assert isinstance(info, dict), f"info of {agent} is not a dict"
         text = json.dumps(info, sort_keys=True)  # raises if not JSON data

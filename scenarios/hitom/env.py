@@ -10,7 +10,7 @@ from osim_env.env import Emit, Invalid, Parsed, TextEnv
 from osim_env.events import Event
 from osim_env.factories import env_factories
 from osim_env.scheduling import Alternation, Scheduler
-from scenarios.hitom.judge import HiToMJudge
+from scenarios.hitom.judge import hitom_judge
 from scenarios.hitom.prompts import question_prompt
 from scenarios.hitom.schema import DATA_SOURCE, HiToMRow
 
@@ -56,7 +56,7 @@ class HiToMEnv(TextEnv):
         return "answered" if emitted[-1].kind == "message" else "invalid answer"
 
     def default_judge(self) -> Any:
-        return HiToMJudge()
+        return hitom_judge()
 
     @classmethod
     def data_source(cls) -> str:

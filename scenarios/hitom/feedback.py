@@ -35,7 +35,7 @@ def feedback_prompt(record: EpisodeRecord, judgment: Judgment) -> list[dict[str,
     row = HiToMRow.model_validate(record.scenario)
     options = "\n".join(f"{LETTERS[i]}. {text}" for i, text in enumerate(row.choices))
     verdict = "correct" if judgment.score == 1.0 else "wrong"
-    why = judgment.reasons.get("valid") or judgment.reasons.get("correct", "")
+    why = judgment.reasons.get("answer", "")
     user = (
         f"## Story\n{row.story}\n\n## Question\n{row.question}\n\n## Options\n{options}\n\n"
         f"## Gold answer (for you only)\n{row.gold}. {row.choices[LETTERS.index(row.gold)]}\n\n"
