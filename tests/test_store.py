@@ -16,7 +16,7 @@ from osim_env.runner import EpisodeJob, Runner, jobs_for
 from policies import ScriptedPolicy
 from replays import EpisodeResult, ReplayStore, observation_digest
 from replays.schema import SCHEMA
-from scenarios.hitom.judge import HiToMJudge
+from scenarios.hitom.judge import hitom_judge
 
 SOTOPIA_LINES = [
     '{"action_type": "speak", "argument": "Hello there, how much is it?"}',
@@ -44,7 +44,7 @@ def sotopia_run(store: Path | ReplayStore, episodes: int = 3, **kw) -> Runner:
 def hitom_run(store: Path | ReplayStore, letters: list[str], scenario: int = 0) -> Runner:
     """One Hi-ToM episode per letter, all on the same scenario (same prompt), answered in order."""
     answers = ScriptedPolicy([f"<answer>{x}</answer>" for x in letters], name="letters")
-    runner = Runner(store, policy=answers, judge=HiToMJudge(), concurrency=1, progress=False)
+    runner = Runner(store, policy=answers, judge=hitom_judge(), concurrency=1, progress=False)
     runner.run(jobs_for("soul/hitom-v0", len(letters), seed=0, scenarios=[scenario]))
     return runner
 
@@ -228,11 +228,11 @@ def test_records_filter_and_ambiguous_ids(tmp_path: Path) -> None:
     path = tmp_path / "a.duckdb"
     with ReplayStore(path) as store:
         first = Runner(
-            store, policy=ScriptedPolicy(["<answer>A</answer>"]), judge=HiToMJudge(), progress=False
+            store, policy=ScriptedPolicy(["<answer>A</answer>"]), judge=hitom_judge(), progress=False
         )
         first.run([EpisodeJob("soul/hitom-v0", 3, scenario=0)])
         second = Runner(
-            store, policy=ScriptedPolicy(["<answer>B</answer>"]), judge=HiToMJudge(), progress=False
+            store, policy=ScriptedPolicy(["<answer>B</answer>"]), judge=hitom_judge(), progress=False
         )
         second.run([EpisodeJob("soul/hitom-v0", 3, scenario=0)])
         assert first.run_id != second.run_id
