@@ -227,10 +227,8 @@ class TextEnv(AECEnv, ABC):
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
             return
-        self._cumulative_rewards[agent] = 0.0
-        for a in self.agents:
-            self.rewards[a] = 0.0
-
+        # Rewards are only ever set at termination, so while the episode runs they are all zero
+        # already: nothing to clear or accumulate on this hot path.
         emitted = self._act(agent, action)
         self.turn += 1
         reason = self.end_reason(agent, emitted)
@@ -246,14 +244,15 @@ class TextEnv(AECEnv, ABC):
         if reason is not None:
             self._finish(reason, truncated)
             self.agent_selection = self.agents[(self.agents.index(agent) + 1) % len(self.agents)]
+            self._accumulate_rewards()
         else:
             # Only the actor's info changes while the episode runs (it may carry an invalid reason).
-            self.infos[agent] = self._base_info()
+            if "invalid_reason" in self.infos[agent]:
+                self.infos[agent] = self._base_info()
             assert next_agent is not None
             self.agent_selection = next_agent
-        if emitted and emitted[-1].kind == "invalid_action":
-            self.infos[agent]["invalid_reason"] = emitted[-1].payload["reason"]
-        self._accumulate_rewards()
+        if emitted[-1].kind == "invalid_action":
+            self.infos[agent] = {**self.infos[agent], "invalid_reason": emitted[-1].payload["reason"]}
         if self.render_mode == "human":
             self.render()
 
@@ -370,11 +369,12 @@ class TextEnv(AECEnv, ABC):
             info["termination"] = self.termination
         return info
 
-    def _emit(self, source: str, emit: Emit) -> Event:
+    def _emit(self, source: str, emit: Emit, payload: dict[str, Any] | None = None) -> Event:
         visibility = emit.visibility
         if visibility is None and len(self.present) != len(self.agents):
             visibility = tuple(self.present)
-        return self.log.append(emit.kind, source, emit.payload, turn=self.turn, visibility=visibility)
+        payload = emit.payload if payload is None else payload
+        return self.log.append(emit.kind, source, payload, turn=self.turn, visibility=visibility)
 
     def _invalid(self, agent: str, reason: str, payload: dict[str, Any]) -> Event:
         visibility = None if self.invalid_visible_to_all else (agent,)
@@ -404,10 +404,11 @@ class TextEnv(AECEnv, ABC):
             ]
         if not parsed:
             raise RuntimeError(f"{type(self).__name__}.parse_action returned no events for {agent!r}")
-        first, *rest = parsed
         # The first event of every action carries the action string: replay re-steps it.
-        first = Emit(first.kind, {**first.payload, "raw": action, "thinking": thinking}, first.visibility)
-        return [self._emit(agent, emit) for emit in (first, *rest)]
+        first = parsed[0]
+        events = [self._emit(agent, first, {**first.payload, "raw": action, "thinking": thinking})]
+        events.extend(self._emit(agent, emit) for emit in parsed[1:])
+        return events
 
     def _apply_scheduled(self, turn: int) -> None:
         for item in due(self._schedule, turn):

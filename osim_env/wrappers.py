@@ -89,12 +89,12 @@ class SingleRole(gymnasium.Env):
         super().reset(seed=seed)
         self.env.reset(seed=seed, options=options)
         obs, _, _, _, info = self._until_role()
-        return obs, info
+        return obs, dict(info)  # gymnasium: every call returns info the caller may keep
 
     def step(self, action: str):
         self.env.step(action)
         obs, reward, terminated, truncated, info = self._until_role()
-        return obs, float(reward), bool(terminated), bool(truncated), info
+        return obs, float(reward), bool(terminated), bool(truncated), dict(info)
 
     def _until_role(self):
         _play_others(self.env, self.others, lambda agent: agent == self.role)
