@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -142,11 +143,15 @@ def episodes_table(run_id: str, results: Sequence[EpisodeResult], stored_at: dat
 
 
 def events_table(results: Sequence[EpisodeResult]) -> pa.Table:
-    """Events of all ``results`` as flat columns (``run_id`` is added in SQL, a constant)."""
+    """Events of all ``results`` as flat columns (``run_id`` is added in SQL, a constant).
+
+    This is the store's hot path (a million events per sweep): each column is one pass over the
+    events with a C-level getter, and payload JSON goes to Arrow as UTF-8 bytes without a cast.
+    """
     lengths = np.fromiter((len(r.record.events) for r in results), dtype=np.int64, count=len(results))
     episode_ids = pa.array([r.episode_id for r in results], pa.string())
     events = [e for r in results for e in r.record.events]
-    payloads = [e.payload for e in events]
+    payloads = list(map(_payload_of, events))
     text = [p.get("text") for p in payloads]
     return pa.table(
         {
@@ -156,16 +161,25 @@ def events_table(results: Sequence[EpisodeResult]) -> pa.Table:
             ),
             # Logs are dense and ordered (EventLog enforces it): an event's index is its position.
             "idx": pa.array(_positions(lengths)),
-            "turn": pa.array([e.turn for e in events], pa.int32()),
-            "kind": pa.array([e.kind for e in events], pa.string()),
-            "source": pa.array([e.source for e in events], pa.string()),
+            "turn": pa.array(list(map(_turn_of, events)), pa.int32()),
+            "kind": pa.array(list(map(_kind_of, events)), pa.string()),
+            "source": pa.array(list(map(_source_of, events)), pa.string()),
             "visibility": pa.array(
-                [None if e.visibility is None else VIS_SEP.join(e.visibility) for e in events], pa.string()
+                [None if v is None else VIS_SEP.join(v) for v in map(_visibility_of, events)], pa.string()
             ),
             "text": pa.array([t if t is None or isinstance(t, str) else str(t) for t in text], pa.string()),
-            "payload": pa.array([to_json(p) for p in payloads], pa.binary()).cast(pa.string()),
+            # to_json emits valid UTF-8, which Arrow takes as string data directly (a binary array
+            # cast to string costs a second validation pass over every payload).
+            "payload": pa.array(list(map(to_json, payloads)), pa.string()),
         }
     )
+
+
+_payload_of = attrgetter("payload")
+_turn_of = attrgetter("turn")
+_kind_of = attrgetter("kind")
+_source_of = attrgetter("source")
+_visibility_of = attrgetter("visibility")
 
 
 def _map_array(maps: Sequence[Mapping[str, Any]], value_type: pa.DataType) -> pa.MapArray:
@@ -201,7 +215,7 @@ def judgments_table(run_id: str, rows: Sequence[JudgmentRow], created_at: dateti
         {
             "run_id": pa.array([run_id] * len(rows), pa.string()),
             "episode_id": pa.array([r.episode_id for r in rows], pa.string()),
-            "judge_id": pa.array([judge_id(s) for s in specs], pa.string()),
+            "judge_id": pa.array(_judge_ids(specs), pa.string()),
             "judge": pa.array([_json(s) for s in specs], pa.string()),
             "origin": pa.array([r.origin for r in rows], pa.string()),
             "agent": pa.array([j.agent for j in js], pa.string()),
@@ -218,6 +232,20 @@ def judgments_table(run_id: str, rows: Sequence[JudgmentRow], created_at: dateti
             "created_at": pa.array([created_at] * len(rows), pa.timestamp("us")),
         }
     )
+
+
+def _judge_ids(specs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``judge_id`` of each spec, hashed once per distinct spec: a batch's judgments share a few
+    judges, and the canonical-JSON hash is the costly part of a judgments table."""
+    ids: dict[str, str] = {}
+    out = []
+    for spec in specs:
+        key = repr(spec)  # equal reprs (types included) hash alike; unequal ones are only cache misses
+        jid = ids.get(key)
+        if jid is None:
+            jid = ids[key] = judge_id(spec)
+        out.append(jid)
+    return out
 
 
 def model_calls_table(run_id: str, calls: Sequence[CallRecord]) -> pa.Table:
