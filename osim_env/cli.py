@@ -128,6 +128,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         + ", ".join(env for env, _ in DEMO_ENVS)
         + f" on the policy {args.policy!r} (judges and partners on their defaults), no key, no service."
     )
+    if args.policy.startswith("tiny"):
+        console.print(
+            "The tiny model has random weights: its text is gibberish and its scores carry no meaning; "
+            "the demo exercises the pipeline. Use --policy with a real model for real numbers."
+        )
     runner = Runner(
         args.store, policy=args.policy, concurrency=args.concurrency, progress=not args.no_progress
     )
