@@ -74,6 +74,10 @@ class DetectorAnswer(BaseModel):
 class _UserReplyJudge(LLMJudge):
     """Shared by the NQ and PRISM judges: one query on the user's final reply; invalid replies score 0."""
 
+    def queries_of(self, record: EpisodeRecord, agent: str, names: Sequence[str]) -> list[str]:
+        """One query per judged agent, named after it."""
+        return [agent]
+
     def __init__(self, model: JudgeModel = None, **kw: Any) -> None:
         kw.setdefault("max_tokens", 1024)
         super().__init__(model, **kw)
@@ -130,9 +134,6 @@ class NQIntentJudge(_UserReplyJudge):
             out.append(Query(agent, messages, NQAnswer, reply))
         return out
 
-    def queries_of(self, record: EpisodeRecord, agent: str, names: Sequence[str]) -> list[str]:
-        return [agent]
-
     def score(self, record: EpisodeRecord, agent: str, answers: Mapping[str, BaseModel]) -> Scored:
         answer: NQAnswer = answers[agent]  # type: ignore[assignment]
         refused = 1.0 if answer.verdict == "REFUSED" else 0.0
@@ -162,9 +163,6 @@ class PrismJudge(_UserReplyJudge):
             ]
             out.append(Query(agent, messages, DetectorAnswer, reply))
         return out
-
-    def queries_of(self, record: EpisodeRecord, agent: str, names: Sequence[str]) -> list[str]:
-        return [agent]
 
     def score(self, record: EpisodeRecord, agent: str, answers: Mapping[str, BaseModel]) -> Scored:
         row = record.scenario
