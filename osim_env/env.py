@@ -13,7 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from gymnasium.utils import seeding
@@ -32,9 +32,12 @@ from osim_env.thinking import strip_thinking
 FEEDBACK_HEADING = "Feedback from a previous attempt"
 
 
-@dataclass(frozen=True)
-class Emit:
-    """One event an action produces (the env fills in index, turn and source)."""
+class Emit(NamedTuple):
+    """One event an action produces (the env fills in index, turn and source).
+
+    A named tuple rather than a frozen dataclass: every action builds one, and a tuple is built
+    several times faster.
+    """
 
     kind: EventKind
     payload: dict[str, Any]
@@ -50,6 +53,18 @@ class Invalid:
 
 
 Parsed = Sequence[Emit] | Invalid
+
+
+class _View:
+    """One agent's incrementally rendered prompt: the messages so far and how much of the log they
+    cover (``head`` messages are the fixed system prompt and preamble)."""
+
+    __slots__ = ("cursor", "head", "messages")
+
+    def __init__(self, head: list[Message]) -> None:
+        self.messages = head
+        self.head = len(head)
+        self.cursor = 0
 
 
 class TextEnv(AECEnv, ABC):
@@ -103,8 +118,11 @@ class TextEnv(AECEnv, ABC):
         self._text = UnicodeText(self.max_action_length)
         self.np_random_seed: int | None = None
         self._np_random: np.random.Generator | None = None
+        self._np_random_pending = False  # reset(seed) happened; the Generator is not built yet
         self.log = EventLog()
         self.scenario: Scenario | None = None
+        self._views: dict[str, _View] = {}
+        self._plain_views: dict[str, _View] = {}
 
     # -- hooks a scenario implements ----------------------------------------------------------------
     def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -165,15 +183,28 @@ class TextEnv(AECEnv, ABC):
 
     @property
     def np_random(self) -> np.random.Generator:
+        # Built on first use: most turn-based episodes never draw, and a Generator costs more to
+        # create than a whole turn. After reset(seed) it is seeded from that seed, as gymnasium's.
         if self._np_random is None:
-            self._np_random, self.np_random_seed = seeding.np_random()
+            if self._np_random_pending:
+                self._np_random, _ = seeding.np_random(self.np_random_seed)
+                self._np_random_pending = False
+            else:
+                self._np_random, self.np_random_seed = seeding.np_random()
         return self._np_random
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        self._np_random, self._np_random_pending = value, False
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         if seed is None:
             # Every episode gets a concrete seed so that it can be reproduced from its record.
             seed = int(self.np_random.integers(2**31 - 1))
-        self._np_random, self.np_random_seed = seeding.np_random(int(seed))
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.np_random_seed = int(seed)
+        self._np_random, self._np_random_pending = None, True
         options = dict(options or {})
         if "scenario" in options:
             self._fixed_scenario = self._to_scenario(options["scenario"])
@@ -192,10 +223,8 @@ class TextEnv(AECEnv, ABC):
         self.present: list[str] = list(self.agents)
         self.termination: str | None = None
         self.judgments: dict[str, Any] = {}
-        self._views: dict[str, list[Message]] = {a: [] for a in self.agents}
-        self._heads: dict[tuple[str, bool], list[Message]] = {}
-        self._cursors: dict[str, int] = dict.fromkeys(self.agents, 0)
-        self._privileged_views: dict[str, bool] = dict.fromkeys(self.agents, True)
+        self._views: dict[str, _View] = {}  # privileged renderings (observations)
+        self._plain_views: dict[str, _View] = {}  # include_privileged=False (e.g. exports)
         self._on_reset()
 
         for source, emit in self.initial_events():
@@ -230,29 +259,33 @@ class TextEnv(AECEnv, ABC):
         # Rewards are only ever set at termination, so while the episode runs they are all zero
         # already: nothing to clear or accumulate on this hot path.
         emitted = self._act(agent, action)
-        self.turn += 1
+        turn = self.turn = self.turn + 1
         reason = self.end_reason(agent, emitted)
-        truncated = False
-        next_agent: str | None = None
-        if reason is None and self.turn >= self.max_turns:
-            reason, truncated = f"max_turns ({self.max_turns}) reached", True
-        if reason is None:
-            self._apply_scheduled(self.turn)
-            next_agent = self._scheduler.next(self.log, agent, self.present, self.np_random)
-            if next_agent is None:
-                reason = "schedule finished"
-        if reason is not None:
-            self._finish(reason, truncated)
-            self.agent_selection = self.agents[(self.agents.index(agent) + 1) % len(self.agents)]
-            self._accumulate_rewards()
-        else:
-            # Only the actor's info changes while the episode runs (it may carry an invalid reason).
-            if "invalid_reason" in self.infos[agent]:
-                self.infos[agent] = self._base_info()
-            assert next_agent is not None
-            self.agent_selection = next_agent
-        if emitted[-1].kind == "invalid_action":
-            self.infos[agent] = {**self.infos[agent], "invalid_reason": emitted[-1].payload["reason"]}
+        if reason is None and turn < self.max_turns:
+            if self._schedule:
+                self._apply_scheduled(turn)
+            scheduler = self._scheduler
+            rng = self.np_random if scheduler.uses_rng else None
+            next_agent = scheduler.next(self.log, agent, self.present, rng)  # type: ignore[arg-type]
+            if next_agent is not None:
+                # Only the actor's info changes while the episode runs (it may carry an invalid reason).
+                last = emitted[-1]
+                if last.kind == "invalid_action":
+                    self.infos[agent] = {**self._base_info(), "invalid_reason": last.payload["reason"]}
+                elif "invalid_reason" in self.infos[agent]:
+                    self.infos[agent] = self._base_info()
+                self.agent_selection = next_agent
+                if self.render_mode == "human":
+                    self.render()
+                return
+            reason = "schedule finished"
+        truncated = reason is None
+        self._finish(reason or f"max_turns ({self.max_turns}) reached", truncated)
+        self.agent_selection = self.agents[(self.agents.index(agent) + 1) % len(self.agents)]
+        self._accumulate_rewards()
+        last = emitted[-1]
+        if last.kind == "invalid_action":
+            self.infos[agent] = {**self.infos[agent], "invalid_reason": last.payload["reason"]}
         if self.render_mode == "human":
             self.render()
 
@@ -280,7 +313,17 @@ class TextEnv(AECEnv, ABC):
         return text
 
     def close(self) -> None:
-        self._views = {}
+        self.reset_render_cache()
+
+    def reset_render_cache(self, agent: str | None = None) -> None:
+        """Drop the incremental observation cache (of one agent or all): the next observation is
+        rendered from the whole log again (the conformance suite compares the two)."""
+        if agent is None:
+            self._views.clear()
+            self._plain_views.clear()
+        else:
+            self._views.pop(agent, None)
+            self._plain_views.pop(agent, None)
 
     # -- episode record -----------------------------------------------------------------------------
     def episode_record(self) -> EpisodeRecord:
@@ -303,15 +346,15 @@ class TextEnv(AECEnv, ABC):
     # -- observation rendering ----------------------------------------------------------------------
     def messages_for(self, agent: str, *, include_privileged: bool = True) -> list[dict[str, str]]:
         """The agent's chat prompt rendered from the log (incrementally; replay-stable)."""
-        if include_privileged != self._privileged_views[agent]:
-            self._views[agent], self._cursors[agent] = [], 0
-            self._privileged_views[agent] = include_privileged
-        view = self._views[agent]
+        views = self._views if include_privileged else self._plain_views
+        view = views.get(agent)
+        if view is None:
+            view = views[agent] = self._new_view(agent, include_privileged)
         events = self.log._events  # hot path: skip the Sequence protocol
-        cursor, n = self._cursors[agent], len(events)
-        if cursor < n:
-            render = self.render_event
-            for event in events[cursor:]:
+        n = len(events)
+        if view.cursor < n:
+            cached, head, render = view.messages, view.head, self.render_event
+            for event in events[view.cursor :]:
                 visibility = event.visibility
                 if (visibility is not None and agent not in visibility) or event.kind == "feedback":
                     continue
@@ -319,31 +362,35 @@ class TextEnv(AECEnv, ABC):
                 if rendered is None:
                     continue
                 role, text = rendered
-                if view and view[-1]["role"] == role:  # consecutive lines of one side form one message
-                    view[-1] = Message(role=role, content=view[-1]["content"] + "\n" + text)
+                # Consecutive lines of one side form one message (never merged into the fixed head).
+                if len(cached) > head and cached[-1]["role"] == role:
+                    cached[-1] = Message({"role": role, "content": cached[-1]["content"] + "\n" + text})
                 else:
-                    view.append(Message(role=role, content=text))
-            self._cursors[agent] = n
-        key = (agent, include_privileged)
-        head = self._heads.get(key)
-        if head is None:  # system prompt and preamble depend on the row and reset-time events only
-            system = self.system_prompt(agent)
-            if include_privileged:
-                notes = [e.text for e in events if e.kind == "feedback" and e.visible_to(agent)]
-                if notes:
-                    system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
-            pairs = ((("system", system),) if system else ()) + tuple(self.preamble(agent))
-            head = [Message(role=role, content=text) for role, text in pairs]
-            self._heads[key] = head
+                    cached.append(Message({"role": role, "content": text}))
+            view.cursor = n
         # Messages are read-only and shared with the cache; the list itself is the caller's.
-        messages = head + view
-        prompt = self.turn_prompt(agent) if agent == self.agent_selection and not self._done() else None
-        if prompt:
-            if messages and messages[-1]["role"] == "user":
-                messages[-1] = Message(role="user", content=messages[-1]["content"] + "\n\n" + prompt)
-            else:
-                messages.append(Message(role="user", content=prompt))
+        messages = view.messages.copy()
+        if agent == self.agent_selection and self.status == "running":
+            prompt = self.turn_prompt(agent)
+            if prompt:
+                if messages and messages[-1]["role"] == "user":
+                    messages[-1] = Message(
+                        {"role": "user", "content": messages[-1]["content"] + "\n\n" + prompt}
+                    )
+                else:
+                    messages.append(Message({"role": "user", "content": prompt}))
         return messages
+
+    def _new_view(self, agent: str, include_privileged: bool) -> _View:
+        """The fixed head of an agent's prompt: system prompt (with feedback notes when privileged)
+        and preamble; they depend on the row and reset-time events only."""
+        system = self.system_prompt(agent)
+        if include_privileged:
+            notes = [e.text for e in self.log if e.kind == "feedback" and e.visible_to(agent)]
+            if notes:
+                system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
+        pairs = ((("system", system),) if system else ()) + tuple(self.preamble(agent))
+        return _View([Message(role=role, content=text) for role, text in pairs])
 
     def transcript_text(self) -> str:
         """A readable transcript with each event's visibility (for render and debugging)."""
@@ -373,14 +420,32 @@ class TextEnv(AECEnv, ABC):
         visibility = emit.visibility
         if visibility is None and len(self.present) != len(self.agents):
             visibility = tuple(self.present)
-        payload = emit.payload if payload is None else payload
-        return self.log.append(emit.kind, source, payload, turn=self.turn, visibility=visibility)
+        return self.log.append(
+            emit.kind,
+            source,
+            emit.payload if payload is None else payload,
+            turn=self.turn,
+            visibility=visibility,
+        )
 
     def _invalid(self, agent: str, reason: str, payload: dict[str, Any]) -> Event:
         visibility = None if self.invalid_visible_to_all else (agent,)
         return self._emit(agent, Emit("invalid_action", {"reason": reason, **payload}, visibility))
 
     def _act(self, agent: str, action: Any) -> list[Event]:
+        if type(action) is str and ">" not in action and len(action) <= self.max_action_length:
+            # The hot path: a plain string with no think tags (no ">" at all).
+            parsed = self.parse_action(agent, action, "")
+            if type(parsed) is list and parsed:
+                first = parsed[0]
+                payload = {**first.payload, "raw": action, "thinking": ""}
+                if len(parsed) > 1:
+                    return [self._emit(agent, first, payload), *(self._emit(agent, e) for e in parsed[1:])]
+                visibility = first.visibility  # _emit, inlined for the one-event action
+                if visibility is None and len(self.present) != len(self.agents):
+                    visibility = tuple(self.present)
+                return [self.log.append(first.kind, agent, payload, turn=self.turn, visibility=visibility)]
+            return self._parsed_events(agent, action, "", parsed)
         if not isinstance(action, str):
             raw = action if action is None else repr(action)
             return [
@@ -397,7 +462,9 @@ class TextEnv(AECEnv, ABC):
         visible, thinking, error = strip_thinking(action)
         if error is not None:
             return [self._invalid(agent, error, {"raw": action, "thinking": thinking})]
-        parsed = self.parse_action(agent, visible, thinking)
+        return self._parsed_events(agent, action, thinking, self.parse_action(agent, visible, thinking))
+
+    def _parsed_events(self, agent: str, action: str, thinking: str, parsed: Parsed) -> list[Event]:
         if isinstance(parsed, Invalid):
             return [
                 self._invalid(agent, parsed.reason, {"raw": action, "thinking": thinking, **parsed.payload})

@@ -59,6 +59,10 @@ _KIND_SET = frozenset(EVENT_KINDS)
 _FIELDS = frozenset(Event.model_fields)
 _new = object.__new__
 _set = object.__setattr__
+# pydantic's own slots, set through their descriptors (what model_construct sets, minus its overhead)
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class EventLog(Sequence[Event]):
@@ -103,9 +107,9 @@ class EventLog(Sequence[Event]):
                 "payload": payload if payload is not None else {},
             },
         )
-        _set(event, "__pydantic_fields_set__", _FIELDS)
-        _set(event, "__pydantic_extra__", None)
-        _set(event, "__pydantic_private__", None)
+        _set_fields_set(event, _FIELDS)
+        _set_extra(event, None)
+        _set_private(event, None)
         self._events.append(event)
         return event
 

@@ -19,7 +19,13 @@ from osim_env.events import EventKind, EventLog
 
 
 class Scheduler(ABC):
-    """Picks the next agent. ``first`` is asked once per episode, ``next`` after every action."""
+    """Picks the next agent. ``first`` is asked once per episode, ``next`` after every action.
+
+    A strategy that never draws sets ``uses_rng = False`` and gets ``rng=None``: the env then need
+    not build its Generator at all.
+    """
+
+    uses_rng: bool = True
 
     @abstractmethod
     def first(self, present: Sequence[str]) -> str | None: ...
@@ -35,6 +41,12 @@ class Alternation(Scheduler):
     """Round-robin over ``order``, skipping agents that are not present."""
 
     order: Sequence[str]
+    uses_rng: bool = field(default=False, init=False, repr=False)
+    _successor: dict[str, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.order)
+        self._successor = {a: self.order[(i + 1) % n] for i, a in enumerate(self.order)}
 
     def first(self, present: Sequence[str]) -> str | None:
         return next((a for a in self.order if a in present), None)
@@ -42,6 +54,8 @@ class Alternation(Scheduler):
     def next(
         self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator
     ) -> str | None:
+        if len(present) == len(self.order):  # everyone present: the plain successor
+            return self._successor[current]
         i = self.order.index(current)
         n = len(self.order)
         for k in range(1, n + 1):
@@ -61,6 +75,7 @@ class ScriptedOrder(Scheduler):
     """
 
     sequence: Sequence[str]
+    uses_rng: bool = field(default=False, init=False, repr=False)
     _position: int = field(default=0, init=False, repr=False)
 
     def first(self, present: Sequence[str]) -> str | None:

@@ -98,7 +98,7 @@ def replay_render_test(env_fn: EnvFn, seeds: tuple[int, ...] = (0, 5)) -> None:
         # 1. incremental views == a full re-render of the log for each agent
         for agent in raw.possible_agents:
             incremental = raw.messages_for(agent)
-            raw._views[agent], raw._cursors[agent] = [], 0
+            raw.reset_render_cache(agent)
             assert raw.messages_for(agent) == incremental, (
                 f"seed {seed}: incremental render of {agent} differs"
             )

@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, ClassVar
 
 from osim_env.env import Emit, Invalid, Parsed, TextEnv
@@ -22,6 +23,11 @@ from scenarios.sotopia.schema import DATA_SOURCE, SotopiaRow
 
 ACTION_TYPES = ("none", "speak", "non-verbal communication", "action", "leave")
 MAX_IDLE = 4
+_EVENT_KIND = {"speak": "message", "leave": "leave"}  # other action types are "action" events
+_RENDERED_KINDS = frozenset(("message", "action", "leave", "invalid_action"))
+_DECODER = json.JSONDecoder()
+_ACTION_TYPE_SET = frozenset(ACTION_TYPES)
+_ACTION_KEYS = frozenset(("action_type", "argument"))
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
@@ -29,8 +35,8 @@ def find_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
     """The JSON object in ``text`` (fenced or bare) and, if one is present but broken, why."""
     if text.startswith("{") and text.endswith("}"):  # the common, well-formed case
         try:
-            obj = json.loads(text)
-            if isinstance(obj, dict):
+            obj, end = _DECODER.raw_decode(text)
+            if end == len(text) and isinstance(obj, dict):
                 return obj, None
         except json.JSONDecodeError:
             pass
@@ -54,22 +60,30 @@ def find_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
 
 def parse_sotopia_action(text: str, *, strict_json: bool) -> tuple[str, str, bool] | str:
     """(action_type, argument, lenient) or an error reason."""
-    if not text.strip():
-        return "empty action"
-    obj, broken = find_json_object(text)
+    obj = None
+    if text[:1] == "{" and text[-1:] == "}":  # the common, well-formed case, without the search
+        try:
+            obj, end = _DECODER.raw_decode(text)
+            if end != len(text) or type(obj) is not dict:
+                obj = None
+        except json.JSONDecodeError:
+            obj = None
     if obj is None:
-        if broken is not None or strict_json:
-            return broken or "no JSON action object (strict_json)"
-        return "speak", text.strip(), True
+        if not text.strip():
+            return "empty action"
+        obj, broken = find_json_object(text)
+        if obj is None:
+            if broken is not None or strict_json:
+                return broken or "no JSON action object (strict_json)"
+            return "speak", text.strip(), True
     action_type = obj.get("action_type")
     argument = obj.get("argument", "")
-    if action_type not in ACTION_TYPES:
+    if type(action_type) is not str or action_type not in _ACTION_TYPE_SET:
         return f"action_type must be one of {list(ACTION_TYPES)}, got {action_type!r}"
     if not isinstance(argument, str):
         return f"argument must be a string, got {type(argument).__name__}"
-    extra = set(obj) - {"action_type", "argument"}
-    if extra:
-        return f"unexpected keys {sorted(extra)}"
+    if not obj.keys() <= _ACTION_KEYS:
+        return f"unexpected keys {sorted(set(obj) - _ACTION_KEYS)}"
     if action_type in ("speak", "non-verbal communication", "action") and not argument.strip():
         return f"{action_type!r} needs a non-empty argument"
     return action_type, argument.strip(), False
@@ -87,6 +101,9 @@ class SotopiaEnv(TextEnv):
         "is_parallelizable": True,
         "name": "sotopia_v0",
     }
+
+    _prompts_row: SotopiaRow | None = None
+    _system_prompts: dict[str, str]
 
     def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
         defaults: dict[str, Any] = {
@@ -128,9 +145,17 @@ class SotopiaEnv(TextEnv):
     def _on_reset(self) -> None:
         self._idle = 0
         self._instructions: dict[str, str] = {}
+        self._names = {role: self.row.name(role) for role in self.roles}
 
     def system_prompt(self, agent: str) -> str:
-        return prompts.system_prompt(self.row, agent)
+        # A pure function of the row and the role: built once per row, not once per episode.
+        row = self.row
+        if self._prompts_row is not row:
+            self._prompts_row, self._system_prompts = row, {}
+        text = self._system_prompts.get(agent)
+        if text is None:
+            text = self._system_prompts[agent] = prompts.system_prompt(row, agent)
+        return text
 
     def turn_prompt(self, agent: str) -> str | None:
         instruction = self._instructions.get(agent)
@@ -146,21 +171,23 @@ class SotopiaEnv(TextEnv):
         payload: dict[str, Any] = {"action_type": action_type, "text": argument}
         if lenient:
             payload["format_lenient"] = True
-        kind = {"speak": "message", "leave": "leave"}.get(action_type, "action")
-        return [Emit(kind, payload)]  # type: ignore[arg-type]
+        return [Emit(_EVENT_KIND.get(action_type, "action"), payload)]  # type: ignore[arg-type]
 
     def render_event(self, agent: str, event: Event) -> tuple[str, str] | None:
-        if event.kind not in ("message", "action", "leave", "invalid_action"):
+        kind = event.kind
+        if kind not in _RENDERED_KINDS:
             return None
+        payload = event.payload
         if event.source == agent:
-            if event.kind == "invalid_action":
-                return "user", f"(Your last action could not be used: {event.payload['reason']}.)"
-            argument = json.dumps(event.payload["text"], ensure_ascii=False)
-            return "assistant", f'{{"action_type": "{event.payload["action_type"]}", "argument": {argument}}}'
-        name = self.row.name(event.source)
-        if event.kind == "invalid_action":
-            return "user", prompts.describe(name, "none", "")
-        return "user", prompts.describe(name, event.payload["action_type"], event.payload["text"])
+            if kind == "invalid_action":
+                return "user", f"(Your last action could not be used: {payload['reason']}.)"
+            # encode_basestring is exactly json.dumps(text, ensure_ascii=False), without its overhead.
+            argument = encode_basestring(payload["text"])
+            return "assistant", f'{{"action_type": "{payload["action_type"]}", "argument": {argument}}}'
+        name = self._names.get(event.source) or self.row.name(event.source)
+        if kind == "invalid_action":
+            return "user", f"{name} did nothing"
+        return "user", prompts.describe(name, payload["action_type"], payload["text"])
 
     def end_reason(self, agent: str, emitted: Sequence[Event]) -> str | None:
         last = emitted[-1]
