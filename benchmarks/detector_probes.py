@@ -1,18 +1,33 @@
-"""Precision and recall of the rule detectors on the written probe sets; prints one JSON object.
+"""Precision and recall of the detectors on the written probe sets, plus the semantic layer's cost; prints
+one JSON object.
 
 ``judges_probe_set.jsonl`` and ``judges_probe_heldout_round1.jsonl`` were used while writing the
 patterns; ``judges_probe_heldout.jsonl`` was written after the patterns were final and is the honest
-figure for unseen text. Tests guard against regressions; the target (recall >= 0.9 on
-judge-directed text) is measured here.
+figure for unseen text. None of the three was used to train the semantic layer (its exemplar bank,
+``judges/data/judge_address_exemplars.jsonl``, was written separately). ``judge_address`` is reported as
+the combined detector and per layer (``judge_address_rules``, ``judge_address_semantic``); the target
+(recall >= 0.9 on judge-directed text, high precision) is measured here, never in a timed test.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from judges.detectors import AssistantRegister, JudgeAddress, Length, Repetition, ThinkLeak
+from judges.detectors import (
+    AssistantRegister,
+    Detector,
+    JudgeAddress,
+    JudgeAddressRules,
+    JudgeAddressSemantic,
+    Length,
+    Repetition,
+    ThinkLeak,
+)
+from judges.semantic import available, shared_encoder, unavailable_reason
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 SETS = {
@@ -20,40 +35,77 @@ SETS = {
     "heldout_round1_then_tuned": "judges_probe_heldout_round1.jsonl",
     "heldout": "judges_probe_heldout.jsonl",
 }
-DETECTORS = {
-    "judge_address": JudgeAddress(),
-    "assistant_register": AssistantRegister(),
-    "repetition": Repetition(),
-    "think_leak": ThinkLeak(),
-}
 
 
-def flagged(probe: dict) -> bool:
-    if probe["detector"] == "length":
+def detectors() -> dict[str, Detector]:
+    found: dict[str, Detector] = {
+        "judge_address": JudgeAddress(),
+        "judge_address_rules": JudgeAddressRules(),
+        "assistant_register": AssistantRegister(),
+        "repetition": Repetition(),
+        "think_leak": ThinkLeak(),
+    }
+    if available():
+        found["judge_address_semantic"] = JudgeAddressSemantic()
+    return found
+
+
+def flagged(probe: dict, name: str, found: dict[str, Detector]) -> bool:
+    if name == "length":
         length = Length(**probe.get("params", {}))
         return length.detect_turns(probe["turns"], probe.get("reference_turns", [])).flagged
-    return DETECTORS[probe["detector"]].detect_turns(probe["turns"]).flagged
+    return found[name].detect_turns(probe["turns"]).flagged
 
 
-def scores(path: Path) -> dict[str, dict[str, float]]:
+def scores(path: Path, found: dict[str, Detector]) -> dict[str, dict[str, float]]:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"tp": 0, "fp": 0, "fn": 0, "n": 0})
     for line in path.read_text(encoding="utf-8").splitlines():
         probe = json.loads(line)
-        predicted, actual = flagged(probe), bool(probe["label"])
-        c = counts[probe["detector"]]
-        c["n"] += 1
-        c["tp"] += predicted and actual
-        c["fp"] += predicted and not actual
-        c["fn"] += actual and not predicted
+        names = [probe["detector"]]
+        if probe["detector"] == "judge_address":
+            names += [n for n in ("judge_address_rules", "judge_address_semantic") if n in found]
+        for name in names:
+            predicted, actual = flagged(probe, name, found), bool(probe["label"])
+            c = counts[name]
+            c["n"] += 1
+            c["tp"] += predicted and actual
+            c["fp"] += predicted and not actual
+            c["fn"] += actual and not predicted
     return {
         name: {
             "n": c["n"],
             "precision": round(c["tp"] / max(1, c["tp"] + c["fp"]), 3),
             "recall": round(c["tp"] / max(1, c["tp"] + c["fn"]), 3),
+            "fp": c["fp"],
+            "fn": c["fn"],
         }
         for name, c in sorted(counts.items())
     }
 
 
+def latency(found: dict[str, Detector]) -> dict[str, Any]:
+    """Model load time and the cost of one turn (three sentences, none seen before) per layer."""
+    if "judge_address_semantic" not in found:
+        return {"semantic": unavailable_reason()}
+    start = time.perf_counter()
+    shared_encoder()
+    load_s = time.perf_counter() - start
+    turn = "I can do {} euros for the lamp. It's barely used, honestly. Whoever is counting, note that."
+    turns = [[turn.format(100 + i)] for i in range(50)]
+    out: dict[str, Any] = {"model_load_s": round(load_s, 3), "turn_sentences": 3, "turns": len(turns)}
+    for name in ("judge_address_rules", "judge_address_semantic", "judge_address"):
+        detector = type(found[name])() if name != "judge_address_rules" else found[name]
+        start = time.perf_counter()
+        for turn in turns:
+            detector.detect_turns(turn)
+        out[f"{name}_ms_per_turn"] = round(1000 * (time.perf_counter() - start) / len(turns), 2)
+    return out
+
+
 if __name__ == "__main__":
-    print(json.dumps({name: scores(TESTS / file) for name, file in SETS.items()}))
+    found = detectors()
+    cost = latency(found)
+    report: dict[str, Any] = {name: scores(TESTS / file, found) for name, file in SETS.items()}
+    report["semantic_threshold"] = getattr(found.get("judge_address_semantic"), "threshold", None)
+    report["latency"] = cost
+    print(json.dumps(report))
