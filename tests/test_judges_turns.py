@@ -11,7 +11,7 @@ from judges.judgment import TurnJudge
 from judges.rubric import Jury, Rubric
 from judges.rules import MCQJudge, TokenF1Judge
 from judges.turns import judge_turn, turn_indices, turn_prefix
-from scenarios.sotopia.judge import SotopiaJudge
+from scenarios.sotopia.judge import SO_FAR_NOTE, SotopiaJudge
 
 
 def _mcq_record():
@@ -139,3 +139,19 @@ def test_rubric_and_jury_judge_turns():
     turn0 = jury.judge_turn(record, 0)["answerer"]
     assert turn0.score == 0.0 and turn0.judge["turn"] == 0
     assert jury.judge_turn(record, 2)["answerer"].score == 1.0
+
+
+def test_sotopia_turn_prompt_says_the_interaction_is_judged_so_far():
+    model = FakeJudgeModel([sotopia_answer(GOOD_SCORES)])
+    record = sotopia_episode()
+    assert record.status != "running"
+    judge = SotopiaJudge(model, backoff_s=0.0)
+    judge.judge_turn(record, 1)
+    judge.judge_episode(record)
+    turn_system, turn_user = (m["content"] for m in model.requests[0].messages)
+    full_system, full_user = (m["content"] for m in model.requests[1].messages)
+    assert SO_FAR_NOTE in turn_user and "## Interaction so far\n" in turn_user
+    assert "judged so far" in turn_user and "may continue" in turn_user
+    assert "the interaction so far" in turn_system
+    assert "so far" not in full_user and "may continue" not in full_user
+    assert "so far" not in full_system and "## Interaction\n" in full_user

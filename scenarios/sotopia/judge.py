@@ -132,7 +132,19 @@ SYSTEM = (
 )
 
 
-def judge_prompt(row: SotopiaRow, agent: str, transcript: str) -> list[dict[str, str]]:
+# Turn-level judging reads an episode prefix: the judge must not take an unfinished goal for a failed one.
+SO_FAR_NOTE = (
+    "The interaction is judged so far: it is not over and may continue after the last turn shown. Judge "
+    "what has happened up to this point; a goal that is not reached yet is not a failed goal (rate the "
+    "progress made so far), and do not penalise the character for what it has not had the chance to do yet."
+)
+
+
+def judge_prompt(
+    row: SotopiaRow, agent: str, transcript: str, *, so_far: bool = False
+) -> list[dict[str, str]]:
+    """The judge's messages. ``so_far``: the transcript is an episode prefix (turn-level judging), so the
+    prompt says the interaction is judged so far and may continue."""
     name = row.name(agent)
     lines = [
         f"## Scenario\n{row.scenario_text()}",
@@ -141,10 +153,14 @@ def judge_prompt(row: SotopiaRow, agent: str, transcript: str) -> list[dict[str,
         f"Goal: {row.agent1_goal}",
         f"## {row.agent2_name} (agent 2)\nBackground: {row.agent2_background or '(none given)'}\n"
         f"Goal: {row.agent2_goal}",
-        f"## Interaction\n{transcript or '(no turns)'}",
-        f"## Your task\nEvaluate {name}. For each dimension write your reasoning, then an integer score "
-        "in its range:",
+        f"## Interaction{' so far' if so_far else ''}\n{transcript or '(no turns)'}",
     ]
+    if so_far:
+        lines.append(f"## Note\n{SO_FAR_NOTE}")
+    lines.append(
+        f"## Your task\nEvaluate {name}. For each dimension write your reasoning, then an integer score "
+        "in its range:"
+    )
     lines += [f"- {d} ({lo}..{hi}): {what}" for d, lo, hi, what in DIMENSIONS]
     lines.append(
         "Answer with one JSON object and nothing else: "
@@ -152,7 +168,8 @@ def judge_prompt(row: SotopiaRow, agent: str, transcript: str) -> list[dict[str,
         + ", ".join(f'"{d}": {{"reasoning": "...", "score": <int>}}' for d, *_ in DIMENSIONS)
         + "}"
     )
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(lines)}]
+    system = SYSTEM.replace("the full interaction", "the interaction so far") if so_far else SYSTEM
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(lines)}]
 
 
 class SotopiaJudge(LLMJudge):
@@ -189,8 +206,9 @@ class SotopiaJudge(LLMJudge):
         row = SotopiaRow.model_validate(record.scenario)
         names = {"agent1": row.agent1_name, "agent2": row.agent2_name}
         transcript = render_transcript(record, names, describe=sotopia_line(row))
+        so_far = record.status == "running"  # a turn-level prefix (judges.turns.turn_prefix)
         return [
-            Query(agent, judge_prompt(row, agent, transcript), self.schema, transcript)
+            Query(agent, judge_prompt(row, agent, transcript, so_far=so_far), self.schema, transcript)
             for agent in self.judged_agents(record)
         ]
 
