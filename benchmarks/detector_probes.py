@@ -90,8 +90,9 @@ def latency(found: dict[str, Detector]) -> dict[str, Any]:
     start = time.perf_counter()
     shared_encoder()
     load_s = time.perf_counter() - start
-    turn = "I can do {} euros for the lamp. It's barely used, honestly. Whoever is counting, note that."
-    turns = [[turn.format(100 + i)] for i in range(50)]
+    # Every sentence is new (the detectors cache scores per sentence); the third one is judge-directed.
+    turn = "I can do {i} euros for the lamp. It's {i} weeks old, honestly. Whoever counts {i}, note that."
+    turns = [[turn.format(i=100 + i)] for i in range(50)]
     out: dict[str, Any] = {"model_load_s": round(load_s, 3), "turn_sentences": 3, "turns": len(turns)}
     for name in ("judge_address_rules", "judge_address_semantic", "judge_address"):
         detector = type(found[name])() if name != "judge_address_rules" else found[name]
