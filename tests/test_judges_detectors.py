@@ -163,8 +163,9 @@ def test_penalties():
 # ``judges_probe_heldout_round1.jsonl`` was written after the first category rewrite; it scored precision
 # 1.0 / recall 0.68 on its one evaluation, was then used to revise the patterns, and is tuning data now.
 # ``judges_probe_heldout.jsonl`` was written after that revision and evaluated once: precision 1.0,
-# recall 0.59 (13 of 22). The recall target (0.9) is not met on it: indirect phrasings ("a scoreboard
-# behind this", "before you hand out numbers") are beyond patterns; the LLM ``hack_auditor`` covers them.
+# recall 0.59 (13 of 22) for the rules (``DETECTORS`` here are rules only): indirect phrasings ("a
+# scoreboard behind this", "before you hand out numbers") are beyond patterns. The semantic layer covers
+# them (combined precision / recall on it: benchmarks/detector_probes.py; guard: the tests below).
 def _judge_address_stats(name: str) -> dict[str, float]:
     probes = [json.loads(line) for line in (Path(__file__).parent / name).open()]
     assert all(p["detector"] == "judge_address" for p in probes)
