@@ -20,6 +20,7 @@ from pydantic_core import to_json
 from judges.judgment import Judgment
 from osim_env.episode import EpisodeRecord
 from osim_env.seeding import stable_hash
+from replays.schema import PAYLOAD_COLUMNS
 
 # Visibility sets travel as one string joined by this separator and are split back in SQL: building
 # an Arrow list column from a million Python tuples is several times slower than from strings.
@@ -142,37 +143,38 @@ def episodes_table(run_id: str, results: Sequence[EpisodeResult], stored_at: dat
     )
 
 
+_PAYLOAD_COLUMN_SET = frozenset(PAYLOAD_COLUMNS)
+_STR_OR_NONE = frozenset({str, type(None)})
+
+
 def events_table(results: Sequence[EpisodeResult]) -> pa.Table:
     """Events of all ``results`` as flat columns (``run_id`` is added in SQL, a constant).
 
     This is the store's hot path (a million events per sweep): each column is one pass over the
-    events with a C-level getter, and payload JSON goes to Arrow as UTF-8 bytes without a cast.
+    events with a C-level getter or a list comprehension, payload values go to Arrow as they are
+    (no per-event JSON), and only keys outside ``PAYLOAD_COLUMNS`` are serialised, per event that
+    has them. ``payload_of`` rebuilds the exact payload dict from these columns.
     """
     lengths = np.fromiter((len(r.record.events) for r in results), dtype=np.int64, count=len(results))
     episode_ids = pa.array([r.episode_id for r in results], pa.string())
     events = [e for r in results for e in r.record.events]
     payloads = list(map(_payload_of, events))
-    text = [p.get("text") for p in payloads]
-    return pa.table(
-        {
-            # Dictionary-encoded: one id per episode, an index per event.
-            "episode_id": pa.DictionaryArray.from_arrays(
-                pa.array(np.repeat(np.arange(len(results), dtype=np.int32), lengths)), episode_ids
-            ),
-            # Logs are dense and ordered (EventLog enforces it): an event's index is its position.
-            "idx": pa.array(_positions(lengths)),
-            "turn": pa.array(list(map(_turn_of, events)), pa.int32()),
-            "kind": pa.array(list(map(_kind_of, events)), pa.string()),
-            "source": pa.array(list(map(_source_of, events)), pa.string()),
-            "visibility": pa.array(
-                [None if v is None else VIS_SEP.join(v) for v in map(_visibility_of, events)], pa.string()
-            ),
-            "text": pa.array([t if t is None or isinstance(t, str) else str(t) for t in text], pa.string()),
-            # to_json emits valid UTF-8, which Arrow takes as string data directly (a binary array
-            # cast to string costs a second validation pass over every payload).
-            "payload": pa.array(list(map(to_json, payloads)), pa.string()),
-        }
-    )
+    columns = {
+        # Dictionary-encoded: one id per episode, an index per event.
+        "episode_id": pa.DictionaryArray.from_arrays(
+            pa.array(np.repeat(np.arange(len(results), dtype=np.int32), lengths)), episode_ids
+        ),
+        # Logs are dense and ordered (EventLog enforces it): an event's index is its position.
+        "idx": pa.array(_positions(lengths)),
+        "turn": pa.array(list(map(_turn_of, events)), pa.int32()),
+        "kind": pa.array(list(map(_kind_of, events)), pa.string()),
+        "source": pa.array(list(map(_source_of, events)), pa.string()),
+        "visibility": pa.array(
+            [None if v is None else VIS_SEP.join(v) for v in map(_visibility_of, events)], pa.string()
+        ),
+    }
+    columns.update(payload_columns(payloads))
+    return pa.table(columns)
 
 
 _payload_of = attrgetter("payload")
@@ -180,6 +182,81 @@ _turn_of = attrgetter("turn")
 _kind_of = attrgetter("kind")
 _source_of = attrgetter("source")
 _visibility_of = attrgetter("visibility")
+
+
+class _Layouts(dict):
+    """Key tuple -> layout id, numbered in order of first sight (a batch has a handful of layouts)."""
+
+    def __missing__(self, keys: tuple[str, ...]) -> int:
+        layout = self[keys] = len(self)
+        return layout
+
+
+def payload_columns(payloads: Sequence[dict[str, Any]]) -> dict[str, pa.Array]:
+    """The payload columns for ``payloads``: one string column per ``PAYLOAD_COLUMNS`` key (NULL where
+    the key is absent or None), ``payload_keys`` and ``payload_extra`` (JSON of the other keys, NULL
+    for most events, so most events cost no serialisation at all)."""
+    n = len(payloads)
+    layouts = _Layouts()
+    layout_ids = np.fromiter(map(layouts.__getitem__, map(tuple, payloads)), dtype=np.int32, count=n)
+    key_lists = list(layouts)
+    extras: dict[int, dict[str, Any]] = {}
+    columns: dict[str, pa.Array] = {}
+    for name in PAYLOAD_COLUMNS:
+        having = [i for i, keys in enumerate(key_lists) if name in keys]
+        if not having:
+            columns[name] = pa.nulls(n, pa.string())
+            continue
+        rows = None
+        if len(having) == len(key_lists):
+            values = [p[name] for p in payloads]
+        else:
+            rows = np.flatnonzero(np.isin(layout_ids, having))
+            if len(rows) > n // 4:  # a pass with ``get`` (absent: None) beats gathering and scattering
+                rows = None
+                values = [p.get(name) for p in payloads]
+            else:
+                values = [payloads[i][name] for i in rows.tolist()]
+        if not set(map(type, values)) <= _STR_OR_NONE:
+            # Rare: a non-string value (a number, a list, a str subclass) is kept exactly in the JSON.
+            row_of = range(n) if rows is None else rows.tolist()
+            for j, value in enumerate(values):
+                if value is not None and type(value) is not str:
+                    extras.setdefault(row_of[j], {})[name] = value
+                    values[j] = None
+        column = pa.array(values, pa.string())
+        columns[name] = column if rows is None else _scatter(column, rows, n)
+    for layout, keys in enumerate(key_lists):
+        others = [k for k in keys if k not in _PAYLOAD_COLUMN_SET]
+        if others:
+            for i in np.flatnonzero(layout_ids == layout).tolist():
+                payload = payloads[i]
+                extras.setdefault(i, {}).update({k: payload[k] for k in others})
+    extra: list[bytes | None] = [None] * n
+    for i, values in extras.items():
+        extra[i] = to_json(values)
+    columns["payload_keys"] = pa.DictionaryArray.from_arrays(
+        pa.array(layout_ids), pa.array([to_json(list(keys)).decode() for keys in key_lists], pa.string())
+    )
+    columns["payload_extra"] = pa.array(extra, pa.string())
+    return columns
+
+
+def payload_of(keys: list[str], extra: Mapping[str, Any] | None, values: Mapping[str, str | None]) -> dict:
+    """Rebuild an event's payload: ``keys`` in their stored order, each value from the JSON of other
+    keys when it is there, else from its ``PAYLOAD_COLUMNS`` column (NULL: the value was None)."""
+    if not extra:
+        return {k: values[k] for k in keys}
+    return {k: extra[k] if k in extra else values[k] for k in keys}
+
+
+def _scatter(column: pa.Array, rows: np.ndarray, n: int) -> pa.Array:
+    """A length-``n`` column holding ``column`` at ``rows`` and NULL elsewhere."""
+    index = np.zeros(n, dtype=np.int64)
+    index[rows] = np.arange(len(rows))
+    mask = np.ones(n, dtype=bool)
+    mask[rows] = False
+    return column.take(pa.array(index, mask=mask))
 
 
 def _map_array(maps: Sequence[Mapping[str, Any]], value_type: pa.DataType) -> pa.MapArray:

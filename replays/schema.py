@@ -9,7 +9,7 @@ Python; opened directly in the DuckDB shell, such a file would make ``records`` 
 from __future__ import annotations
 
 SCHEMA = "records"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: payload keys in their own columns (text stored once)
 
 TABLES: dict[str, str] = {
     "meta": """
@@ -59,7 +59,12 @@ TABLES: dict[str, str] = {
         source VARCHAR NOT NULL,
         visibility VARCHAR[],
         text VARCHAR,
-        payload JSON
+        action_type VARCHAR,
+        raw VARCHAR,
+        thinking VARCHAR,
+        reason VARCHAR,
+        payload_keys VARCHAR NOT NULL,
+        payload_extra JSON
     """,
     "judgments": """
         run_id VARCHAR NOT NULL,
@@ -92,6 +97,22 @@ TABLES: dict[str, str] = {
     """,
 }
 
+# Payload keys stored in their own VARCHAR columns of ``events``, so an event's text is stored once (not
+# again inside a JSON payload). Any other key, and a value of these keys that is not a string, is stored as
+# JSON in ``payload_extra``; ``payload_keys`` is the payload's key order (a JSON list).
+PAYLOAD_COLUMNS: tuple[str, ...] = ("text", "action_type", "raw", "thinking", "reason")
+
+# An event's payload as JSON, rebuilt from those columns (``replays.rows.payload_columns`` writes them):
+# each key of ``payload_keys`` in order, its value from ``payload_extra`` when there, else its column.
+_COLUMN_OF_KEY = " ".join(f"WHEN '{c}' THEN v.{c}" for c in PAYLOAD_COLUMNS)
+PAYLOAD_JSON = f"""CAST('{{' || array_to_string(list_transform(
+        json_transform(v.payload_keys, '["VARCHAR"]'),
+        lambda k: to_json(k) || ':' || CASE
+            WHEN map_contains(v.payload_extra::MAP(VARCHAR, JSON), k)
+                THEN coalesce((v.payload_extra::MAP(VARCHAR, JSON))[k], 'null')
+            ELSE coalesce(to_json(CASE k {_COLUMN_OF_KEY} END), 'null')
+        END), ',') || '}}' AS JSON)"""
+
 # Views researchers query. ``score`` on an episode is the mean over its policy agents of the
 # judgments written by the run itself (re-judgments live in ``scores`` with origin 'rejudge').
 VIEWS: dict[str, str] = {
@@ -114,12 +135,14 @@ VIEWS: dict[str, str] = {
     """,
     "events": f"""
         SELECT v.run_id, v.episode_id, e.env_id, e.scenario_id, v.idx, v.turn, v.kind, v.source,
-               v.visibility, v.visibility IS NULL AS public, v.text, v.payload
+               v.visibility, v.visibility IS NULL AS public,
+               coalesce(v.text, v.payload_extra->>'text') AS text, {PAYLOAD_JSON} AS payload
         FROM {SCHEMA}.events v JOIN {SCHEMA}.episodes e USING (run_id, episode_id)
     """,
     "messages": f"""
         SELECT v.run_id, v.episode_id, e.env_id, e.scenario_id, v.idx, v.turn, v.source AS speaker,
-               v.kind, v.payload->>'action_type' AS action_type, v.text, v.visibility,
+               v.kind, coalesce(v.action_type, v.payload_extra->>'action_type') AS action_type,
+               coalesce(v.text, v.payload_extra->>'text') AS text, v.visibility,
                v.visibility IS NULL AS public, list_contains(e.policy_agents, v.source) AS is_policy_agent
         FROM {SCHEMA}.events v JOIN {SCHEMA}.episodes e USING (run_id, episode_id)
         WHERE v.kind IN ('message', 'action', 'narration', 'join', 'leave')

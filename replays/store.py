@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,19 @@ if TYPE_CHECKING:
 CATALOG = "osim_replays"
 # Statuses of episodes a sweep has finished (every stored episode is finished).
 RESUMABLE_SKIP = ("ok", "judge_error", "unjudged", "failed")
+# Rows per row group. DuckDB writes a transaction's full row groups straight to the file, compressed
+# (an "optimistic write"), and logs only their location; smaller groups are copied into the write-ahead
+# log at commit and compressed again at the next checkpoint. A batch of finished episodes holds a few
+# thousand to tens of thousands of events, so groups this size are written once instead of twice.
+ROW_GROUP_SIZE = 4096
+EVENTS_INSERT = (
+    "INSERT INTO {table} SELECT ?, episode_id, idx, turn, kind, source, "
+    "CASE WHEN visibility IS NULL THEN NULL ELSE string_split(visibility, chr(31)) END, "
+    f"{', '.join(R.PAYLOAD_COLUMNS)}, payload_keys, payload_extra FROM {{buf}}"
+)
+INSERT_ALL = "INSERT INTO {table} SELECT * FROM {buf}"
+# The payload columns of an event as struct fields (``records`` rebuilds payloads from them).
+_PAYLOAD_FIELDS = ", ".join(f"'{c}': v.{c}" for c in R.PAYLOAD_COLUMNS)
 
 
 def osim_version() -> str:
@@ -53,7 +67,12 @@ class ReplayStore:
     """One DuckDB file holding runs, episodes, events, judgments and model calls."""
 
     def __init__(
-        self, path: str | Path, *, read_only: bool = False, checkpoint_threshold: str = "256MB"
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        checkpoint_threshold: str = "256MB",
+        row_group_size: int = ROW_GROUP_SIZE,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
@@ -62,14 +81,30 @@ class ReplayStore:
         elif not self.path.exists():
             raise FileNotFoundError(f"no replay store at {self.path}")
         self.con = duckdb.connect(":memory:")
-        mode = " (READ_ONLY)" if read_only else ""
-        self.con.execute(f"ATTACH '{_sql_str(str(self.path))}' AS {CATALOG}{mode}")
+        options = f"ROW_GROUP_SIZE {int(row_group_size)}" + (", READ_ONLY" if read_only else "")
+        self.con.execute(f"ATTACH '{_sql_str(str(self.path))}' AS {CATALOG} ({options})")
         self.con.execute(f"USE {CATALOG}")
         # Small batches are appended to the write-ahead log; checkpointing (which recompresses the
         # table's open row groups) every 16 MB, DuckDB's default, costs more than the inserts.
         self.con.execute(f"SET checkpoint_threshold = '{_sql_str(checkpoint_threshold)}'")
+        self._check_version()
         if not read_only:
             self._create()
+
+    def _check_version(self) -> None:
+        """A file written with another event layout cannot be read or appended to by this code."""
+        exists = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+            "AND table_name = 'meta'",
+            [CATALOG, SCHEMA],
+        ).fetchone()[0]  # type: ignore[index]
+        if not exists:
+            return
+        row = self.con.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and row[0] != str(SCHEMA_VERSION):
+            raise ValueError(
+                f"{self.path} has store schema version {row[0]}; this osim reads version {SCHEMA_VERSION}"
+            )
 
     def _create(self) -> None:
         with self.transaction():
@@ -207,14 +242,8 @@ class ReplayStore:
             if not batch:
                 return 0
             self._insert("episodes", R.episodes_table(run_id, batch, now))
-            self._insert(
-                "events",
-                R.events_table(batch),
-                "INSERT INTO {table} SELECT ?, episode_id, idx, turn, kind, source, "
-                "CASE WHEN visibility IS NULL THEN NULL ELSE string_split(visibility, chr(31)) END, "
-                "text, payload FROM {buf}",
-                [run_id],
-            )
+            # One statement for the whole batch: DuckDB writes its full row groups straight to the file.
+            self._insert("events", R.events_table(batch), EVENTS_INSERT, [run_id])
             judgment_rows = R.judgment_rows(batch)
             if judgment_rows:
                 self._insert("judgments", R.judgments_table(run_id, judgment_rows, now))
@@ -249,11 +278,7 @@ class ReplayStore:
         return len(calls)
 
     def _insert(
-        self,
-        table: str,
-        data: pa.Table,
-        sql: str = "INSERT INTO {table} SELECT * FROM {buf}",
-        params: Sequence[Any] | None = None,
+        self, table: str, data: pa.Table, sql: str = INSERT_ALL, params: Sequence[Any] | None = None
     ) -> None:
         buf = f"_osim_buf_{table}"
         self.con.register(buf, data)
@@ -383,7 +408,8 @@ class ReplayStore:
             f"""SELECT e.run_id, e.episode_id, e.env_id, e.scenario_id, e.seed, e.scenario, e.options,
                        e.agents, e.policy_agents, e.status, e.termination, e.truncated,
                        (SELECT list({{'index': v.idx, 'turn': v.turn, 'kind': v.kind, 'source': v.source,
-                                      'visibility': v.visibility, 'payload': v.payload}} ORDER BY v.idx)
+                                      'visibility': v.visibility, {_PAYLOAD_FIELDS}, 'keys': v.payload_keys,
+                                      'extra': v.payload_extra}} ORDER BY v.idx)
                         FROM {SCHEMA}.events v
                         WHERE v.run_id = e.run_id AND v.episode_id = e.episode_id) AS events
                 FROM {SCHEMA}.episodes e {where}
@@ -490,7 +516,9 @@ def _record(row: Sequence[Any]) -> EpisodeRecord:
                 kind=e["kind"],
                 source=e["source"],
                 visibility=None if e["visibility"] is None else tuple(e["visibility"]),
-                payload=json.loads(e["payload"]) if e["payload"] else {},
+                payload=R.payload_of(
+                    _keys(e["keys"]), json.loads(e["extra"]) if e["extra"] is not None else None, e
+                ),
             )
             for e in (events or [])
         ),
@@ -498,6 +526,12 @@ def _record(row: Sequence[Any]) -> EpisodeRecord:
         termination=termination,
         truncated=bool(truncated),
     )
+
+
+@lru_cache(maxsize=1024)
+def _keys(payload_keys: str) -> list[str]:
+    """A stored key order (a batch has a handful of distinct ones)."""
+    return json.loads(payload_keys)
 
 
 def _sql_str(text: str) -> str:

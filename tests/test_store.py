@@ -151,11 +151,7 @@ def test_replay_reports_first_differing_observation_and_event(tmp_path: Path) ->
         store.con.execute(f"UPDATE {SCHEMA}.episodes SET observation_sha = ?", [shas])
         assert store.replay(episode_id).ok
         assert record.events[second_action].text
-        store.con.execute(
-            f'UPDATE {SCHEMA}.events SET payload = json_merge_patch(payload, \'{{"text": "edited"}}\') '
-            "WHERE idx = ?",
-            [second_action],
-        )
+        store.con.execute(f"UPDATE {SCHEMA}.events SET text = 'edited' WHERE idx = ?", [second_action])
         report = store.replay(episode_id)
         assert not report.ok and report.mismatch.what == "event"
         assert report.mismatch.event_index == second_action
