@@ -113,13 +113,16 @@ def main() -> None:
         with ReplayStore(Path(tmp) / "warmup.duckdb") as scratch:
             scratch.write(scratch.start_run({"benchmark": "warmup"}), results[: args.batch])
         path = Path(tmp) / "bench.duckdb"
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         store = ReplayStore(path)
         run_id = store.start_run({"benchmark": "store_ingest"})
         for i in range(0, len(results), args.batch):
             store.write(run_id, results[i : i + args.batch])
         store.close()  # the final checkpoint is part of the cost
         ingest_s = time.perf_counter() - start
+        # CPU seconds of this process (all threads): on a shared machine, steadier than wall time.
+        ingest_cpu_s = time.process_time() - cpu_start
+        file_mb = path.stat().st_size / 1e6
         with ReplayStore(path, read_only=True) as store:
             start = time.perf_counter()
             rows = store.sql(AGGREGATION).fetchall()
@@ -136,6 +139,8 @@ def main() -> None:
                 "events": n_events,
                 "episodes": len(results),
                 "ingest_s": round(ingest_s, 3),
+                "ingest_cpu_s": round(ingest_cpu_s, 3),
+                "store_mb": round(file_mb, 1),
                 "episodes_per_transaction": args.batch,
                 "cpu_count": os.cpu_count(),
                 "load_avg_1m": round(os.getloadavg()[0], 2),

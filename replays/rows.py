@@ -286,15 +286,46 @@ class JudgmentRow:
 
 
 def judgments_table(run_id: str, rows: Sequence[JudgmentRow], created_at: datetime) -> pa.Table:
-    specs = [dict(r.judge_spec if r.judge_spec is not None else r.judgment.judge) for r in rows]
-    js = [r.judgment for r in rows]
+    return _judgments_table(
+        run_id,
+        [r.episode_id for r in rows],
+        [r.origin for r in rows],
+        [r.judgment for r in rows],
+        [r.judge_spec if r.judge_spec is not None else r.judgment.judge for r in rows],
+        created_at,
+    )
+
+
+def run_judgments_table(
+    results: Sequence[EpisodeResult], run_id: str, created_at: datetime
+) -> pa.Table | None:
+    """The judgments a sweep made for ``results`` (origin ``run``), without a ``JudgmentRow`` apiece."""
+    episode_ids = [r.episode_id for r in results for _ in r.judgments]
+    if not episode_ids:
+        return None
+    js = [j for r in results for j in r.judgments.values()]
+    return _judgments_table(run_id, episode_ids, ["run"] * len(js), js, list(map(_judge_of, js)), created_at)
+
+
+_judge_of = attrgetter("judge")
+
+
+def _judgments_table(
+    run_id: str,
+    episode_ids: list[str],
+    origins: list[str],
+    js: list[Judgment],
+    specs: list[Mapping[str, Any]],
+    created_at: datetime,
+) -> pa.Table:
+    judge_ids, judge_json = _judge_columns(specs)
     return pa.table(
         {
-            "run_id": pa.array([run_id] * len(rows), pa.string()),
-            "episode_id": pa.array([r.episode_id for r in rows], pa.string()),
-            "judge_id": pa.array(_judge_ids(specs), pa.string()),
-            "judge": pa.array([_json(s) for s in specs], pa.string()),
-            "origin": pa.array([r.origin for r in rows], pa.string()),
+            "run_id": pa.array([run_id] * len(js), pa.string()),
+            "episode_id": pa.array(episode_ids, pa.string()),
+            "judge_id": pa.array(judge_ids, pa.string()),
+            "judge": pa.array(judge_json, pa.string()),
+            "origin": pa.array(origins, pa.string()),
             "agent": pa.array([j.agent for j in js], pa.string()),
             "score": pa.array([j.score for j in js], pa.float64()),
             "dims": _map_array([j.dims for j in js], pa.float64()),
@@ -306,23 +337,25 @@ def judgments_table(run_id: str, rows: Sequence[JudgmentRow], created_at: dateti
             "flags": pa.array([_json(j.flags) if j.flags else None for j in js], pa.string()),
             "raw": pa.array([j.raw for j in js], pa.string()),
             "error": pa.array([j.error for j in js], pa.string()),
-            "created_at": pa.array([created_at] * len(rows), pa.timestamp("us")),
+            "created_at": pa.array([created_at] * len(js), pa.timestamp("us")),
         }
     )
 
 
-def _judge_ids(specs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """``judge_id`` of each spec, hashed once per distinct spec: a batch's judgments share a few
-    judges, and the canonical-JSON hash is the costly part of a judgments table."""
-    ids: dict[str, str] = {}
-    out = []
+def _judge_columns(specs: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """``judge_id`` and JSON of each spec, computed once per distinct spec: a batch's judgments share a
+    few judges, and the canonical-JSON hash is the costly part of a judgments table."""
+    seen: dict[str, tuple[str, str]] = {}
+    ids, texts = [], []
     for spec in specs:
         key = repr(spec)  # equal reprs (types included) hash alike; unequal ones are only cache misses
-        jid = ids.get(key)
-        if jid is None:
-            jid = ids[key] = judge_id(spec)
-        out.append(jid)
-    return out
+        known = seen.get(key)
+        if known is None:
+            spec = dict(spec or {})
+            known = seen[key] = (judge_id(spec), to_json(spec).decode())
+        ids.append(known[0])
+        texts.append(known[1])
+    return ids, texts
 
 
 def model_calls_table(run_id: str, calls: Sequence[CallRecord]) -> pa.Table:

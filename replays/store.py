@@ -244,9 +244,9 @@ class ReplayStore:
             self._insert("episodes", R.episodes_table(run_id, batch, now))
             # One statement for the whole batch: DuckDB writes its full row groups straight to the file.
             self._insert("events", R.events_table(batch), EVENTS_INSERT, [run_id])
-            judgment_rows = R.judgment_rows(batch)
-            if judgment_rows:
-                self._insert("judgments", R.judgments_table(run_id, judgment_rows, now))
+            judgments = R.run_judgments_table(batch, run_id, now)
+            if judgments is not None:
+                self._insert("judgments", judgments)
         return len(batch)
 
     def write_judgments(self, run_id: str, rows: Sequence[R.JudgmentRow], *, replace: bool = True) -> int:
