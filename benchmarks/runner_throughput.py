@@ -38,11 +38,16 @@ def main() -> None:
     roles = {"agent1": policy, "agent2": policy}
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
+        hit_rates: dict[str, float] = {}
         for name, concurrency in (("concurrent", args.episodes), ("sequential", 1)):
             # A warm-up sweep per mode, into its own store, pays one-time costs (torch's kernel and
             # allocator set-up for that mode's batch shapes) that would otherwise be charged to
             # whichever mode runs first. Then the timed sweep, into a fresh store.
             for attempt, attempt_jobs in (("warmup", jobs[: max(8, concurrency)]), ("timed", jobs)):
+                # Every sweep starts with an empty prefix cache: the warm-up plays the same
+                # conversations, and reusing their KV would let a timed sweep skip its own work.
+                if policy.prefix_cache is not None:
+                    policy.prefix_cache.clear()
                 runner = Runner(
                     Path(tmp) / f"{name}-{attempt}.duckdb",
                     roles=roles,
@@ -54,6 +59,7 @@ def main() -> None:
                 summary = runner.run(attempt_jobs)
                 wall = time.perf_counter() - start
                 assert summary.unjudged == len(attempt_jobs), summary
+            hit_rates[name] = 0.0 if policy.prefix_cache is None else policy.prefix_cache.hit_rate
             results[name] = (wall, summary)
     concurrent_s, concurrent = results["concurrent"]
     sequential_s, _ = results["sequential"]
@@ -68,6 +74,7 @@ def main() -> None:
                 "episodes": args.episodes,
                 "turns_per_episode": args.max_turns,
                 "max_new_tokens": args.max_new_tokens,
+                "prefix_hit_rate": {name: round(rate, 3) for name, rate in hit_rates.items()},
                 "cpu_count": os.cpu_count(),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }

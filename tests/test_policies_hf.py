@@ -151,3 +151,84 @@ def test_hf_policy_plays_a_full_sotopia_episode_deterministically(
     first, second = ([e.model_dump(mode="json") for e in r.events] for r in records)
     assert first == second
     assert records[0].termination == "max_turns (20) reached"
+
+
+def _next_turn(observation: dict, reply: str, i: int) -> dict:
+    """The conversation one turn later: the policy's reply and a new user message appended."""
+    messages = [*observation["messages"], {"role": "assistant", "content": reply}]
+    return {"messages": [*messages, {"role": "user", "content": f"And then? ({i})"}]}
+
+
+def test_prefix_cache_reuses_earlier_turns_and_keeps_greedy_text(tiny_model_dir: Path) -> None:
+    cached = HFPolicy(tiny_model_dir, max_new_tokens=16)
+    plain = HFPolicy(tiny_model_dir, max_new_tokens=16, prefix_cache_mb=0)
+    assert cached.prefix_cache is not None and plain.prefix_cache is None
+    turns = [OBSERVATIONS]
+    for i in range(2):
+        replies = asyncio.run(cached.act_batch(turns[-1]))
+        assert replies == asyncio.run(plain.act_batch(turns[-1]))
+        turns.append([_next_turn(o, r, i) for o, r in zip(turns[-1], replies)])
+    # A batch mixing a new conversation (a miss) with continued ones (hits): mid-row padding.
+    mixed = [*turns[-1], {"messages": [{"role": "user", "content": "A new conversation starts here."}]}]
+    before = cached.prefix_cache.hit_tokens
+    requests = [ChatRequest(messages=o["messages"]) for o in mixed]
+    got = asyncio.run(cached.complete_batch(requests))
+    want = asyncio.run(plain.complete_batch(requests))
+    assert [c.text for c in got] == [c.text for c in want]
+    assert [c.prompt_tokens for c in got] == [c.prompt_tokens for c in want]
+    assert [c.completion_tokens for c in got] == [c.completion_tokens for c in want]
+    # Every continued conversation re-read at least its previous prompt from the cache.
+    previous = [
+        len(cached.tokenizer.apply_chat_template(o["messages"], add_generation_prompt=True)["input_ids"])
+        for o in turns[-2]
+    ]
+    assert cached.prefix_cache.hit_tokens - before >= sum(previous) - 3 * len(previous)
+    assert 0 < cached.prefix_cache.hit_rate < 1
+
+
+def test_repeated_prompts_in_a_batch_are_prefilled_once(tiny_model_dir: Path) -> None:
+    cached = HFPolicy(tiny_model_dir, max_new_tokens=12)
+    plain = HFPolicy(tiny_model_dir, max_new_tokens=12, prefix_cache_mb=0)
+    batch = [OBSERVATIONS[2], OBSERVATIONS[0], OBSERVATIONS[2], OBSERVATIONS[2]]
+    got = asyncio.run(cached.act_batch(batch))
+    assert got == asyncio.run(plain.act_batch(batch))
+    assert got[0] == got[2] == got[3]
+    n = len(
+        cached.tokenizer.apply_chat_template(OBSERVATIONS[2]["messages"], add_generation_prompt=True)[
+            "input_ids"
+        ]
+    )
+    # Three rows read n - 1 tokens each from the cache; n of those were computed once for them.
+    assert cached.prefix_cache.hit_tokens == 3 * (n - 1) - n
+
+
+def test_prefix_cache_lookup_replacement_and_byte_budget() -> None:
+    import numpy as np
+    import torch
+
+    from policies.hf import PrefixKVCache
+
+    def kv(n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.arange(n * 2, dtype=torch.float32).view(1, n, 2), torch.zeros(1, n, 2))]
+
+    per_token = 2 * 2 * 4  # keys and values, 2 floats each
+    cache = PrefixKVCache(max_bytes=100 * per_token)
+    first = np.arange(40)
+    cache.insert(first, kv(40))
+    entry, common = cache.lookup(np.concatenate([np.arange(30), [999, 998]]))
+    assert entry is not None and common == 30
+    assert cache.lookup(np.arange(100, 140)) == (None, 0)  # a different first block: another bucket
+    # A longer sequence replaces the one it extends; a prefix of a cached sequence adds nothing.
+    cache.insert(np.arange(50), kv(50))
+    assert len(cache) == 1 and cache.nbytes == 50 * per_token
+    cache.insert(np.arange(45), kv(45))
+    assert len(cache) == 1 and cache.covers(np.arange(45))
+    # Past the budget the least recently used sequence goes.
+    other = np.arange(200, 240)
+    cache.insert(other, kv(40))
+    cache.lookup(np.arange(50))  # touch the first one
+    cache.insert(np.arange(300, 340), kv(40))
+    assert cache.nbytes <= 100 * per_token
+    assert cache.covers(np.arange(50)) and not cache.covers(other)
+    cache.clear()
+    assert len(cache) == 0 and cache.nbytes == 0 and cache.hit_rate == 0.0
