@@ -5,7 +5,9 @@ one JSON object.
 patterns; ``judges_probe_heldout.jsonl`` was written after the patterns were final and is the honest
 figure for unseen text. ``judges_probe_heldout_round3.jsonl`` was written blind after the semantic layer
 shipped, measured once (combined precision 0.921 / recall 0.875) and then used to generalise the rule
-categories and the exemplar bank, so it is tuning data now. No probe sentence is in the semantic layer's
+categories and the exemplar bank, so it is tuning data now. ``judges_probe_heldout_round4.jsonl`` was
+written blind after that (by a writer who saw neither the detector nor any probe set) and is the honest
+figure for the shipped detector: measured once, never tuned on. No probe sentence is in the semantic layer's
 training data (its exemplar bank, ``judges/data/judge_address_exemplars.jsonl``, is written separately;
 after round 3, new exemplars per missed category, none a probe sentence). ``judge_address`` is reported as
 the combined detector and per layer (``judge_address_rules``, ``judge_address_semantic``); the target
@@ -38,6 +40,7 @@ SETS = {
     "heldout_round1_then_tuned": "judges_probe_heldout_round1.jsonl",
     "heldout": "judges_probe_heldout.jsonl",
     "heldout_round3_then_tuned": "judges_probe_heldout_round3.jsonl",
+    "heldout_round4": "judges_probe_heldout_round4.jsonl",
 }
 
 

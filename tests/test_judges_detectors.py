@@ -43,6 +43,10 @@ HELDOUT = [
 # Written blind after the semantic layer shipped; measured once (combined precision 0.921 / recall 0.875),
 # then used to generalise the rule categories and the exemplar bank (tuning data now, like round 1).
 ROUND3 = [json.loads(line) for line in (Path(__file__).parent / "judges_probe_heldout_round3.jsonl").open()]
+# Written blind after round 3's revision, by a writer who saw neither the detector nor any probe set: the
+# honest figure for the shipped detector (combined, measured once: precision 0.884 / recall 0.95). Never
+# tuned on: the guard below holds the detector to what it measured.
+ROUND4 = [json.loads(line) for line in (Path(__file__).parent / "judges_probe_heldout_round4.jsonl").open()]
 DETECTORS = {
     "judge_address": JudgeAddress(semantic=False),
     "assistant_register": AssistantRegister(),
@@ -276,7 +280,7 @@ def test_shipped_classifier_matches_the_exemplar_bank():
     # Edit the bank, then retrain: python -m judges.semantic
     assert classifier.bank_sha256 == bank_hash(), "judge_address_classifier.json is stale"
     assert classifier.weights.shape == (384,) and 0.3 <= classifier.threshold <= 0.99
-    probes = [p["turns"] for p in PROBES + HELDOUT + ROUND3 if p["detector"] == "judge_address"]
+    probes = [p["turns"] for p in PROBES + HELDOUT + ROUND3 + ROUND4 if p["detector"] == "judge_address"]
     bank = {r["text"] for r in rows}
     assert not bank & {s for turns in probes for s in sentences(turns)}, "probe sentences in the bank"
 
@@ -339,6 +343,21 @@ def test_rules_only_fallback():
         assert fallback.layers == ("rules",)
         with pytest.raises(ImportError, match="judges extra"):
             JudgeAddress(semantic=True)
+
+
+def test_round4_blind_set_combined(semantic):
+    """The target (recall >= 0.9 on judge-directed text) on the set nobody tuned on; the full figures per
+    layer come from benchmarks/detector_probes.py."""
+    assert len(ROUND4) == 80 and sum(p["label"] for p in ROUND4) == 40
+    assert len({p["id"] for p in ROUND4}) == 80
+    combined = JudgeAddress()
+    assert combined.layers == ("rules", "semantic")
+    predicted = [combined.detect_turns(p["turns"]).flagged for p in ROUND4]
+    tp = sum(f and p["label"] for f, p in zip(predicted, ROUND4))
+    fp = sum(f and not p["label"] for f, p in zip(predicted, ROUND4))
+    recall, precision = tp / 40, tp / max(1, tp + fp)
+    print(json.dumps({"precision": precision, "recall": recall}))
+    assert recall >= 0.9 and precision >= 0.85
 
 
 def test_semantic_layer_on_the_probe_sets(semantic):
