@@ -31,7 +31,6 @@ from osim_env.registration import make
 if TYPE_CHECKING:
     from replays.rows import CallRecord, EpisodeResult
     from replays.store import ReplayStore
-    from replays.writer import BatchWriter
 
 PolicyLike = Any  # a policies.Policy, an object with ``act_batch``, a callable obs -> str, or a spec string
 
@@ -199,7 +198,6 @@ class Runner:
         self._judges: dict[str, Any] = {}
         self._orphan_calls: list[CallRecord] = []
         self._pending: list[EpisodeResult] = []
-        self._writer: BatchWriter | None = None
 
     # -- configuration ------------------------------------------------------------------------------
     def _resolve(self, policy: PolicyLike) -> Any:
@@ -335,10 +333,6 @@ class Runner:
             self._buffer(result, summary)
             bar.update(summary, time.perf_counter() - start)
 
-        from replays.writer import BatchWriter
-
-        # Batches are built here and committed on the writer's thread, overlapping the next rounds.
-        self._writer = BatchWriter(store, run_id, replace=self.retry_failed)
         with bar:
             try:
                 while queue or live or to_judge or judging:
@@ -392,13 +386,7 @@ class Runner:
                         await asyncio.sleep(0)
             finally:
                 # Finished episodes are complete: store them even when the sweep is interrupted.
-                try:
-                    self._flush(summary)
-                finally:
-                    t0 = time.perf_counter()
-                    committed = self._writer.close()
-                    summary.store_s += time.perf_counter() - t0
-                    self._report_flushes(committed)
+                self._flush(summary)
         summary.wall_s = time.perf_counter() - start
         return summary
 
@@ -512,22 +500,15 @@ class Runner:
     def _flush(self, summary: SweepSummary) -> None:
         if not self._pending and not self._orphan_calls:
             return
-        assert self._writer is not None, "flush outside a sweep"
+        assert self.store is not None and self.run_id is not None
         batch, self._pending = self._pending, []
         calls, self._orphan_calls = self._orphan_calls, []
         t0 = time.perf_counter()
-        self._writer.submit(batch, calls=calls)
-        committed = self._writer.poll()
+        written = self.store.write(self.run_id, batch, replace=self.retry_failed, calls=calls)
         summary.store_s += time.perf_counter() - t0
         summary.batches += 1
-        self._report_flushes(committed)
-
-    def _report_flushes(self, committed: list[int]) -> None:
-        """``on_flush`` once per committed batch that stored episodes (after its commit)."""
-        if self.on_flush is not None:
-            for written in committed:
-                if written:
-                    self.on_flush(written)
+        if self.on_flush is not None and written:
+            self.on_flush(written)
 
 
 async def _judge_batch(judge: Any, records: list[Any]) -> list[dict[str, Any]]:

@@ -3,11 +3,9 @@
 from replays.replay import Mismatch, ReplayReport, observation_digest, replay_record
 from replays.rows import CallRecord, EpisodeResult, JudgmentRow
 from replays.store import AmbiguousEpisode, ReplayStore
-from replays.writer import BatchWriter
 
 __all__ = [
     "AmbiguousEpisode",
-    "BatchWriter",
     "CallRecord",
     "EpisodeResult",
     "JudgmentRow",

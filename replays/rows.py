@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic_core import to_json
 
 from judges.judgment import Judgment
@@ -103,66 +102,6 @@ def _json(value: Any) -> str | None:
 
 def _str_list(values: Sequence[Sequence[str]]) -> pa.Array:
     return pa.array([list(v) for v in values], pa.list_(pa.string()))
-
-
-@dataclass(frozen=True)
-class PreparedBatch:
-    """The Arrow tables of one store write (``ReplayStore.prepare``), ready to commit. ``None``: no rows."""
-
-    run_id: str
-    episodes: pa.Table | None
-    events: pa.Table | None
-    judgments: pa.Table | None
-    calls: pa.Table | None
-
-    @property
-    def n_events(self) -> int:
-        return 0 if self.events is None else self.events.num_rows
-
-    def without(self, episode_ids: Sequence[str]) -> PreparedBatch:
-        """The batch less the rows of ``episode_ids`` (episodes already stored when it commits)."""
-        drop = pa.array(list(episode_ids), pa.string())
-
-        def keep(table: pa.Table | None) -> pa.Table | None:
-            if table is None:
-                return None
-            column = table.column("episode_id")
-            if pa.types.is_dictionary(column.type):
-                column = column.cast(pa.string())
-            mask = pc.invert(pc.fill_null(pc.is_in(column, value_set=drop), False))
-            kept = table.filter(mask)
-            return kept if kept.num_rows else None
-
-        episodes = keep(self.episodes)
-        return PreparedBatch(
-            self.run_id,
-            episodes,
-            keep(self.events) if episodes is not None else None,
-            keep(self.judgments) if episodes is not None else None,
-            keep(self.calls),
-        )
-
-
-def prepare_batch(
-    run_id: str, results: Sequence[EpisodeResult], calls: Sequence[CallRecord], stored_at: datetime
-) -> PreparedBatch:
-    """Arrow tables for ``results`` (first of each episode id wins) and batch-level ``calls``."""
-    unique: dict[str, EpisodeResult] = {}
-    for r in results:
-        unique.setdefault(r.episode_id, r)
-    batch = list(unique.values())
-    all_calls = [*calls_of(batch), *calls]
-    if not batch:
-        return PreparedBatch(
-            run_id, None, None, None, model_calls_table(run_id, all_calls) if all_calls else None
-        )
-    return PreparedBatch(
-        run_id,
-        episodes_table(run_id, batch, stored_at),
-        events_table(batch),
-        run_judgments_table(batch, run_id, stored_at),
-        model_calls_table(run_id, all_calls) if all_calls else None,
-    )
 
 
 def episodes_table(run_id: str, results: Sequence[EpisodeResult], stored_at: datetime) -> pa.Table:

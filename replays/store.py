@@ -129,13 +129,6 @@ class ReplayStore:
     def __repr__(self) -> str:
         return f"ReplayStore({str(self.path)!r})"
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """Another connection to this store's database, for another thread (a DuckDB connection must
-        not be used by two threads at once)."""
-        cursor = self.con.cursor()
-        cursor.execute(f"USE {CATALOG}")
-        return cursor
-
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self.con.execute("BEGIN TRANSACTION")
@@ -213,70 +206,48 @@ class ReplayStore:
         many episodes were written.
 
         An episode already stored for ``run_id`` is skipped (first write wins), or replaced with
-        ``replace=True`` (e.g. re-running failed episodes); never duplicated. ``BatchWriter`` does
-        the same with the database work on a background thread.
+        ``replace=True`` (e.g. re-running failed episodes); never duplicated.
         """
-        return self.commit(self.prepare(run_id, results, calls=calls), replace=replace)
-
-    def prepare(
-        self, run_id: str, results: Sequence[R.EpisodeResult], *, calls: Sequence[R.CallRecord] = ()
-    ) -> R.PreparedBatch:
-        """The Arrow tables of a write, built without touching the database (the Python half of a
-        write: it holds the GIL, while ``commit`` mostly runs inside DuckDB without it)."""
-        return R.prepare_batch(run_id, results, calls, R.utcnow())
-
-    def commit(
-        self,
-        batch: R.PreparedBatch,
-        *,
-        replace: bool = False,
-        con: duckdb.DuckDBPyConnection | None = None,
-    ) -> int:
-        """Insert a prepared batch in one transaction (on ``con``: a cursor of this store, when a
-        writer thread commits). Returns how many episodes were written."""
-        con = con or self.con
-        if batch.episodes is None and batch.calls is None:
+        if not results and not calls:
             return 0
-        run_id = batch.run_id
-        con.execute("BEGIN TRANSACTION")
-        try:
-            skip: list[str] = []
-            if batch.episodes is not None:
-                ids = batch.episodes.select(["episode_id"])
-                con.register("_osim_ids", ids)
-                try:
-                    if replace:
-                        for table in ("events", "judgments", "model_calls", "episodes"):
-                            con.execute(
-                                f"DELETE FROM {SCHEMA}.{table} WHERE run_id = ? "
-                                "AND episode_id IN (SELECT episode_id FROM _osim_ids)",
-                                [run_id],
-                            )
-                    else:
-                        skip = [
-                            r[0]
-                            for r in con.execute(
-                                f"SELECT episode_id FROM {SCHEMA}.episodes WHERE run_id = ? "
-                                "AND episode_id IN (SELECT episode_id FROM _osim_ids)",
-                                [run_id],
-                            ).fetchall()
-                        ]
-                finally:
-                    con.unregister("_osim_ids")
-            batch = batch.without(skip) if skip else batch
-            if batch.calls is not None:
-                _insert(con, "model_calls", batch.calls)
-            if batch.episodes is not None:
-                _insert(con, "episodes", batch.episodes)
-                # One statement for the batch: DuckDB writes its full row groups straight to the file.
-                _insert(con, "events", batch.events, EVENTS_INSERT, [run_id])
-                if batch.judgments is not None:
-                    _insert(con, "judgments", batch.judgments)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-        return 0 if batch.episodes is None else batch.episodes.num_rows
+        unique: dict[str, R.EpisodeResult] = {}
+        for r in results:
+            unique.setdefault(r.episode_id, r)
+        now = R.utcnow()
+        with self.transaction():
+            ids = pa.table({"episode_id": pa.array(list(unique), pa.string())})
+            self.con.register("_osim_ids", ids)
+            try:
+                if replace:
+                    for table in ("events", "judgments", "model_calls", "episodes"):
+                        self.con.execute(
+                            f"DELETE FROM {SCHEMA}.{table} WHERE run_id = ? "
+                            "AND episode_id IN (SELECT episode_id FROM _osim_ids)",
+                            [run_id],
+                        )
+                else:
+                    stored = self.con.execute(
+                        f"SELECT episode_id FROM {SCHEMA}.episodes WHERE run_id = ? "
+                        "AND episode_id IN (SELECT episode_id FROM _osim_ids)",
+                        [run_id],
+                    ).fetchall()
+                    for (episode_id,) in stored:
+                        unique.pop(episode_id)
+            finally:
+                self.con.unregister("_osim_ids")
+            batch = list(unique.values())
+            calls = [*R.calls_of(batch), *calls]
+            if calls:
+                self._insert("model_calls", R.model_calls_table(run_id, calls))
+            if not batch:
+                return 0
+            self._insert("episodes", R.episodes_table(run_id, batch, now))
+            # One statement for the whole batch: DuckDB writes its full row groups straight to the file.
+            self._insert("events", R.events_table(batch), EVENTS_INSERT, [run_id])
+            judgments = R.run_judgments_table(batch, run_id, now)
+            if judgments is not None:
+                self._insert("judgments", judgments)
+        return len(batch)
 
     def write_judgments(self, run_id: str, rows: Sequence[R.JudgmentRow], *, replace: bool = True) -> int:
         """Store judgments (e.g. from ``rejudge``) in one transaction; with ``replace`` an earlier
@@ -309,7 +280,12 @@ class ReplayStore:
     def _insert(
         self, table: str, data: pa.Table, sql: str = INSERT_ALL, params: Sequence[Any] | None = None
     ) -> None:
-        _insert(self.con, table, data, sql, params)
+        buf = f"_osim_buf_{table}"
+        self.con.register(buf, data)
+        try:
+            self.con.execute(sql.format(table=f"{SCHEMA}.{table}", buf=buf), list(params or []))
+        finally:
+            self.con.unregister(buf)
 
     # -- reading: views -----------------------------------------------------------------------------
     def sql(self, query: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
@@ -556,22 +532,6 @@ def _record(row: Sequence[Any]) -> EpisodeRecord:
 def _keys(payload_keys: str) -> list[str]:
     """A stored key order (a batch has a handful of distinct ones)."""
     return json.loads(payload_keys)
-
-
-def _insert(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    data: pa.Table,
-    sql: str = INSERT_ALL,
-    params: Sequence[Any] | None = None,
-) -> None:
-    """``INSERT ... SELECT`` from an Arrow table registered under a buffer name (never row by row)."""
-    buf = f"_osim_buf_{table}"
-    con.register(buf, data)
-    try:
-        con.execute(sql.format(table=f"{SCHEMA}.{table}", buf=buf), list(params or []))
-    finally:
-        con.unregister(buf)
 
 
 def _sql_str(text: str) -> str:
