@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
+from pettingzoo.utils.env import AECIterable
 from pydantic import BaseModel
 
 from osim_env.episode import EpisodeRecord, EpisodeStatus
@@ -57,14 +58,29 @@ Parsed = Sequence[Emit] | Invalid
 
 class _View:
     """One agent's incrementally rendered prompt: the messages so far and how much of the log they
-    cover (``head`` messages are the fixed system prompt and preamble)."""
+    cover. ``tail_role`` is the role of the last message rendered from the log (``None`` while there
+    is only the fixed head: system prompt and preamble), so that merging consecutive lines of one
+    side needs no look at the list."""
 
-    __slots__ = ("cursor", "head", "messages")
+    __slots__ = ("cursor", "messages", "tail_role")
 
     def __init__(self, head: list[Message]) -> None:
         self.messages = head
-        self.head = len(head)
+        self.tail_role: str | None = None
         self.cursor = 0
+
+
+class _AgentIterable(AECIterable):
+    """PettingZoo's ``agent_iter`` iterable (the agent to act, until no agent is left or after
+    ``max_iter`` steps) whose iterator is a generator: resuming one costs a fraction of the Python
+    ``__next__`` call of PettingZoo's ``AECIterator``, once per step."""
+
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+        env = self.env
+        for _ in range(self.max_iter):
+            if not env.agents:
+                return
+            yield env.agent_selection
 
 
 class TextEnv(AECEnv, ABC):
@@ -197,6 +213,9 @@ class TextEnv(AECEnv, ABC):
     def np_random(self, value: np.random.Generator) -> None:
         self._np_random, self._np_random_pending = value, False
 
+    def agent_iter(self, max_iter: int = 2**63) -> AECIterable:
+        return _AgentIterable(self, max_iter)
+
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         if seed is None:
             # Every episode gets a concrete seed so that it can be reproduced from its record.
@@ -213,9 +232,9 @@ class TextEnv(AECEnv, ABC):
 
         self.agents = list(self.possible_agents)
         self.rewards = dict.fromkeys(self.agents, 0.0)
-        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = self.rewards.copy()  # (a copy is cheaper than another fromkeys)
         self.terminations = dict.fromkeys(self.agents, False)
-        self.truncations = dict.fromkeys(self.agents, False)
+        self.truncations = self.terminations.copy()
         self.status: EpisodeStatus = "running"
         self.infos = {a: self._base_info() for a in self.agents}
         self.log = EventLog()
@@ -233,7 +252,8 @@ class TextEnv(AECEnv, ABC):
         if feedback:
             self._emit("env", Emit("feedback", {"text": str(feedback)}, tuple(self.policy_agents())))
         self._schedule = list(self.scheduled_events())
-        self._apply_scheduled(0)
+        if self._schedule:
+            self._apply_scheduled(0)
         self._scheduler = self.make_scheduler()
         first = self._scheduler.first(self.present)
         if first is None:
@@ -258,7 +278,22 @@ class TextEnv(AECEnv, ABC):
             return
         # Rewards are only ever set at termination, so while the episode runs they are all zero
         # already: nothing to clear or accumulate on this hot path.
-        emitted = self._act(agent, action)
+        if type(action) is str and ">" not in action and len(action) <= self.max_action_length:
+            # The common action, handled here rather than in _act (a call less per step): a plain
+            # string (no think tags: no ">" at all) within the limit that parses to one event.
+            parsed = self.parse_action(agent, action, "")
+            if type(parsed) is list and len(parsed) == 1:
+                kind, payload, visibility = parsed[0]  # _emit, inlined
+                if visibility is None and len(self.present) != len(self.agents):
+                    visibility = tuple(self.present)
+                # The first event of every action carries the action string: replay re-steps it.
+                # (dict(...) with keywords builds this in one call; {**payload, ...} takes two merges.)
+                payload = dict(payload, raw=action, thinking="")
+                emitted = [self.log.append(kind, agent, payload, turn=self.turn, visibility=visibility)]
+            else:
+                emitted = self._parsed_events(agent, action, "", parsed)
+        else:
+            emitted = self._act(agent, action)
         turn = self.turn = self.turn + 1
         reason = self.end_reason(agent, emitted)
         if reason is None and turn < self.max_turns:
@@ -350,35 +385,37 @@ class TextEnv(AECEnv, ABC):
         view = views.get(agent)
         if view is None:
             view = views[agent] = self._new_view(agent, include_privileged)
-        events = self.log._events  # hot path: skip the Sequence protocol
-        n = len(events)
-        if view.cursor < n:
-            cached, head, render = view.messages, view.head, self.render_event
-            for event in events[view.cursor :]:
-                visibility = event.visibility
-                if (visibility is not None and agent not in visibility) or event.kind == "feedback":
+        log = self.log  # hot path: skip the Sequence protocol, read fields from the field dicts
+        events, fields = log._events, log._fields
+        n, cursor, cached = len(events), view.cursor, view.messages
+        if cursor < n:
+            tail_role, render = view.tail_role, self.render_event
+            for i in range(cursor, n):
+                event_fields = fields[i]
+                visibility = event_fields["visibility"]
+                if (visibility is not None and agent not in visibility) or event_fields["kind"] == "feedback":
                     continue
-                rendered = render(agent, event)
+                rendered = render(agent, events[i])
                 if rendered is None:
                     continue
                 role, text = rendered
                 # Consecutive lines of one side form one message (never merged into the fixed head).
-                if len(cached) > head and cached[-1]["role"] == role:
-                    cached[-1] = Message({"role": role, "content": cached[-1]["content"] + "\n" + text})
+                if role == tail_role:
+                    cached[-1] = Message(role=role, content=cached[-1]["content"] + "\n" + text)
                 else:
-                    cached.append(Message({"role": role, "content": text}))
-            view.cursor = n
+                    cached.append(Message(role=role, content=text))
+                    tail_role = role
+            view.tail_role, view.cursor = tail_role, n
         # Messages are read-only and shared with the cache; the list itself is the caller's.
-        messages = view.messages.copy()
+        messages = cached.copy()
         if agent == self.agent_selection and self.status == "running":
             prompt = self.turn_prompt(agent)
             if prompt:
-                if messages and messages[-1]["role"] == "user":
-                    messages[-1] = Message(
-                        {"role": "user", "content": messages[-1]["content"] + "\n\n" + prompt}
-                    )
+                last = messages[-1] if messages else None
+                if last is not None and last["role"] == "user":
+                    messages[-1] = Message(role="user", content=f"{last['content']}\n\n{prompt}")
                 else:
-                    messages.append(Message({"role": "user", "content": prompt}))
+                    messages.append(Message(role="user", content=prompt))
         return messages
 
     def _new_view(self, agent: str, include_privileged: bool) -> _View:
@@ -386,11 +423,13 @@ class TextEnv(AECEnv, ABC):
         and preamble; they depend on the row and reset-time events only."""
         system = self.system_prompt(agent)
         if include_privileged:
-            notes = [e.text for e in self.log if e.kind == "feedback" and e.visible_to(agent)]
+            notes = [e.text for e in self.log._events if e.kind == "feedback" and e.visible_to(agent)]
             if notes:
                 system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
-        pairs = ((("system", system),) if system else ()) + tuple(self.preamble(agent))
-        return _View([Message(role=role, content=text) for role, text in pairs])
+        head = [Message(role="system", content=system)] if system else []
+        for role, text in self.preamble(agent):
+            head.append(Message(role=role, content=text))
+        return _View(head)
 
     def transcript_text(self) -> str:
         """A readable transcript with each event's visibility (for render and debugging)."""
@@ -433,19 +472,8 @@ class TextEnv(AECEnv, ABC):
         return self._emit(agent, Emit("invalid_action", {"reason": reason, **payload}, visibility))
 
     def _act(self, agent: str, action: Any) -> list[Event]:
-        if type(action) is str and ">" not in action and len(action) <= self.max_action_length:
-            # The hot path: a plain string with no think tags (no ">" at all).
-            parsed = self.parse_action(agent, action, "")
-            if type(parsed) is list and parsed:
-                first = parsed[0]
-                payload = {**first.payload, "raw": action, "thinking": ""}
-                if len(parsed) > 1:
-                    return [self._emit(agent, first, payload), *(self._emit(agent, e) for e in parsed[1:])]
-                visibility = first.visibility  # _emit, inlined for the one-event action
-                if visibility is None and len(self.present) != len(self.agents):
-                    visibility = tuple(self.present)
-                return [self.log.append(first.kind, agent, payload, turn=self.turn, visibility=visibility)]
-            return self._parsed_events(agent, action, "", parsed)
+        """The events of an action that is not a plain string within the limit (step handles those):
+        a non-string, an over-long string or one that may hold think tags."""
         if not isinstance(action, str):
             raw = action if action is None else repr(action)
             return [
@@ -473,7 +501,7 @@ class TextEnv(AECEnv, ABC):
             raise RuntimeError(f"{type(self).__name__}.parse_action returned no events for {agent!r}")
         # The first event of every action carries the action string: replay re-steps it.
         first = parsed[0]
-        events = [self._emit(agent, first, {**first.payload, "raw": action, "thinking": thinking})]
+        events = [self._emit(agent, first, dict(first.payload, raw=action, thinking=thinking))]
         events.extend(self._emit(agent, emit) for emit in parsed[1:])
         return events
 

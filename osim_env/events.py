@@ -58,8 +58,9 @@ class Event(BaseModel):
 _KIND_SET = frozenset(EVENT_KINDS)
 _FIELDS = frozenset(Event.model_fields)
 _new = object.__new__
-_set = object.__setattr__
-# pydantic's own slots, set through their descriptors (what model_construct sets, minus its overhead)
+# pydantic's own slots (and the instance dict), set through their descriptors: what model_construct
+# sets, minus its overhead (a descriptor's __set__ is also cheaper than object.__setattr__).
+_set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
@@ -71,14 +72,21 @@ class EventLog(Sequence[Event]):
     Events are created here (never by callers) so indices are dense and ordered.
     """
 
-    __slots__ = ("_events",)
+    __slots__ = ("_events", "_fields")
 
     def __init__(self, events: Sequence[Event] = ()) -> None:
         self._events: list[Event] = []
+        # _fields[i] is _events[i].__dict__, the event's own (frozen) field dict: the env's hot loops
+        # read fields from it, since an attribute read on a pydantic model goes through the model's
+        # __getattr__ hook and costs several plain dict reads.
+        self._fields: list[dict[str, Any]] = []
+        if not events:  # every reset makes an empty log
+            return
         for i, event in enumerate(events):
             if event.index != i:
                 raise ValueError(f"event {i} has index {event.index}; a log must be dense and ordered")
             self._events.append(event)
+            self._fields.append(event.__dict__)
 
     def append(
         self,
@@ -94,23 +102,22 @@ class EventLog(Sequence[Event]):
         # Fields are checked above (or typed by construction), so build the frozen model without a
         # second validation pass: this is the env's hot path. tests/test_events.py checks that the
         # result equals a validated Event.
+        events = self._events
+        fields = {
+            "index": len(events),
+            "turn": turn,
+            "kind": kind,
+            "source": source,
+            "visibility": None if visibility is None else tuple(visibility),
+            "payload": payload if payload is not None else {},
+        }
         event = _new(Event)
-        _set(
-            event,
-            "__dict__",
-            {
-                "index": len(self._events),
-                "turn": turn,
-                "kind": kind,
-                "source": source,
-                "visibility": None if visibility is None else tuple(visibility),
-                "payload": payload if payload is not None else {},
-            },
-        )
+        _set_dict(event, fields)
         _set_fields_set(event, _FIELDS)
         _set_extra(event, None)
         _set_private(event, None)
-        self._events.append(event)
+        events.append(event)
+        self._fields.append(fields)
         return event
 
     def __getitem__(self, i):  # type: ignore[override]

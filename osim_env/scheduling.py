@@ -49,7 +49,10 @@ class Alternation(Scheduler):
         self._successor = {a: self.order[(i + 1) % n] for i, a in enumerate(self.order)}
 
     def first(self, present: Sequence[str]) -> str | None:
-        return next((a for a in self.order if a in present), None)
+        for agent in self.order:  # a loop, not next(genexpr): asked on every reset
+            if agent in present:
+                return agent
+        return None
 
     def next(
         self, log: EventLog, current: str, present: Sequence[str], rng: np.random.Generator

@@ -37,6 +37,16 @@ def test_events_are_frozen_and_kinds_checked():
         Event(index=0, turn=0, kind="shout", source="a")  # type: ignore[arg-type]
 
 
+def test_field_dicts_are_the_events_own():
+    log = EventLog()
+    log.append("message", "alice", {"text": "hi"}, turn=0)
+    log.append("feedback", "env", {"text": "psst"}, turn=0, visibility=["alice"])
+    again = EventLog.from_dicts(log.to_dicts())
+    for events in (log, again):
+        assert len(events._fields) == len(events)
+        assert all(fields is event.__dict__ for fields, event in zip(events._fields, events))
+
+
 def test_a_log_with_gaps_is_rejected():
     event = Event(index=3, turn=0, kind="message", source="a")
     with pytest.raises(ValueError, match="dense"):

@@ -150,6 +150,24 @@ def test_same_seed_same_episode_id_and_observations():
     assert c.unwrapped.episode_id != a.unwrapped.episode_id
 
 
+def test_agent_iter_matches_pettingzoos():
+    from pettingzoo.utils.env import AECIterable
+
+    def agents(make_iterable, max_iter):
+        env = osim_env.make_raw("soul/sotopia-v0", scenario=ROW, judge=False, max_turns=4)
+        env.reset(seed=0)
+        seen = []
+        for agent in make_iterable(env, max_iter):
+            seen.append(agent)
+            env.step(None if env.terminations[agent] or env.truncations[agent] else speak("hi"))
+        return seen, len(env.log)
+
+    for max_iter in (0, 1, 3, 6, 100):
+        ours = agents(lambda env, n: env.agent_iter(n), max_iter)
+        assert ours == agents(AECIterable, max_iter), max_iter
+    assert agents(lambda env, n: env.agent_iter(), 0)[0] == ["agent1", "agent2"] * 3
+
+
 def test_component_seeds_derive_from_the_episode_seed():
     a, b = make(), make()
     assert a.unwrapped.component_seed("partner") == b.unwrapped.component_seed("partner")

@@ -23,11 +23,23 @@ from scenarios.sotopia.schema import DATA_SOURCE, SotopiaRow
 
 ACTION_TYPES = ("none", "speak", "non-verbal communication", "action", "leave")
 MAX_IDLE = 4
-_EVENT_KIND = {"speak": "message", "leave": "leave"}  # other action types are "action" events
+# The event kind of each action type (its keys are exactly ACTION_TYPES).
+_EVENT_KIND = {
+    "none": "action",
+    "speak": "message",
+    "non-verbal communication": "action",
+    "action": "action",
+    "leave": "leave",
+}
 _RENDERED_KINDS = frozenset(("message", "action", "leave", "invalid_action"))
+_tuple_new = tuple.__new__
 _DECODER = json.JSONDecoder()
+# The decoder's C scanner, called directly: raw_decode is a Python wrapper around it (and the
+# parse is a large part of a step).
+_SCAN = _DECODER.scan_once
 _ACTION_TYPE_SET = frozenset(ACTION_TYPES)
 _ACTION_KEYS = frozenset(("action_type", "argument"))
+_NEEDS_ARGUMENT = frozenset(("speak", "non-verbal communication", "action"))
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
@@ -58,24 +70,8 @@ def find_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
     return None, broken
 
 
-def parse_sotopia_action(text: str, *, strict_json: bool) -> tuple[str, str, bool] | str:
-    """(action_type, argument, lenient) or an error reason."""
-    obj = None
-    if text[:1] == "{" and text[-1:] == "}":  # the common, well-formed case, without the search
-        try:
-            obj, end = _DECODER.raw_decode(text)
-            if end != len(text) or type(obj) is not dict:
-                obj = None
-        except json.JSONDecodeError:
-            obj = None
-    if obj is None:
-        if not text.strip():
-            return "empty action"
-        obj, broken = find_json_object(text)
-        if obj is None:
-            if broken is not None or strict_json:
-                return broken or "no JSON action object (strict_json)"
-            return "speak", text.strip(), True
+def action_error(obj: dict[str, Any]) -> str:
+    """Why a decoded action object is not a valid action (the checks in their order)."""
     action_type = obj.get("action_type")
     argument = obj.get("argument", "")
     if type(action_type) is not str or action_type not in _ACTION_TYPE_SET:
@@ -84,9 +80,7 @@ def parse_sotopia_action(text: str, *, strict_json: bool) -> tuple[str, str, boo
         return f"argument must be a string, got {type(argument).__name__}"
     if not obj.keys() <= _ACTION_KEYS:
         return f"unexpected keys {sorted(set(obj) - _ACTION_KEYS)}"
-    if action_type in ("speak", "non-verbal communication", "action") and not argument.strip():
-        return f"{action_type!r} needs a non-empty argument"
-    return action_type, argument.strip(), False
+    return f"{action_type!r} needs a non-empty argument"
 
 
 class SotopiaEnv(TextEnv):
@@ -104,6 +98,7 @@ class SotopiaEnv(TextEnv):
 
     _prompts_row: SotopiaRow | None = None
     _system_prompts: dict[str, str]
+    _alternation: Alternation | None = None
 
     def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
         defaults: dict[str, Any] = {
@@ -140,63 +135,106 @@ class SotopiaEnv(TextEnv):
         return {role: partner for role in self.roles if role not in self.policy_agents()}
 
     def make_scheduler(self) -> Scheduler:
-        return Alternation(self.roles)
+        # Alternation keeps no per-episode state, so one instance serves every episode of this env.
+        if self._alternation is None:
+            self._alternation = Alternation(self.roles)
+        return self._alternation
 
     def _on_reset(self) -> None:
         self._idle = 0
-        self._instructions: dict[str, str] = {}
-        self._names = {role: self.row.name(role) for role in self.roles}
+        self._turn_tails: dict[str, str] = {}
+        row = self.row
+        if row is not self._prompts_row:
+            # Names and system prompts are pure functions of the row: built once per row, not once
+            # per episode.
+            self._prompts_row = row
+            self._system_prompts: dict[str, str] = {}
+            self._names = {role: row.name(role) for role in self.roles}
 
     def system_prompt(self, agent: str) -> str:
-        # A pure function of the row and the role: built once per row, not once per episode.
-        row = self.row
-        if self._prompts_row is not row:
-            self._prompts_row, self._system_prompts = row, {}
         text = self._system_prompts.get(agent)
         if text is None:
-            text = self._system_prompts[agent] = prompts.system_prompt(row, agent)
+            text = self._system_prompts[agent] = prompts.system_prompt(self.row, agent)
         return text
 
     def turn_prompt(self, agent: str) -> str | None:
-        instruction = self._instructions.get(agent)
-        if instruction is None:
-            instruction = self._instructions[agent] = prompts.turn_instruction(self.row, agent)
-        return f"Turn {self.turn + 1} of at most {self.max_turns}. {instruction}"
+        # Everything after the turn number is fixed for the episode: formatted once per agent.
+        tail = self._turn_tails.get(agent)
+        if tail is None:
+            instruction = prompts.turn_instruction(self.row, agent)
+            tail = self._turn_tails[agent] = f" of at most {self.max_turns}. {instruction}"
+        return f"Turn {self.turn + 1}{tail}"
 
     def parse_action(self, agent: str, text: str, thinking: str) -> Parsed:
-        parsed = parse_sotopia_action(text, strict_json=self.options["strict_json"])
-        if isinstance(parsed, str):
-            return Invalid(parsed)
-        action_type, argument, lenient = parsed
-        payload: dict[str, Any] = {"action_type": action_type, "text": argument}
-        if lenient:
-            payload["format_lenient"] = True
-        return [Emit(_EVENT_KIND.get(action_type, "action"), payload)]  # type: ignore[arg-type]
+        # This runs on every step, so the common case is kept short: a well-formed JSON object is
+        # decoded by the scanner directly (no search) and validated by one condition; the reasons
+        # of invalid actions are worked out off this path (action_error).
+        obj = None
+        # Indexing, not slicing (text[:1] builds a slice object); `text and` guards "".
+        if text and text[0] == "{" and text[-1] == "}":
+            try:
+                obj, end = _SCAN(text, 0)
+            except (StopIteration, json.JSONDecodeError):  # raw_decode turns both into the latter
+                obj = None
+            else:
+                if end != len(text) or type(obj) is not dict:
+                    obj = None
+        if obj is None:
+            if not text.strip():
+                return Invalid("empty action")
+            obj, broken = find_json_object(text)
+            if obj is None:
+                if broken is not None or self.options["strict_json"]:
+                    return Invalid(broken or "no JSON action object (strict_json)")
+                payload = {"action_type": "speak", "text": text.strip(), "format_lenient": True}
+                return [Emit("message", payload)]
+        action_type = obj.get("action_type")
+        argument = obj.get("argument", "")
+        if (
+            type(action_type) is str  # (JSON strings are exact str; a list would not hash)
+            and action_type in _EVENT_KIND
+            and type(argument) is str
+            # "action_type" is a key, so the keys are a subset of _ACTION_KEYS exactly when there
+            # is at most one more and it is "argument" (cheaper than a dict-view <= set test).
+            and len(obj) <= 1 + ("argument" in obj)
+        ):
+            argument = argument.strip()
+            if argument or action_type not in _NEEDS_ARGUMENT:
+                payload = {"action_type": action_type, "text": argument}
+                # Emit(kind, payload) without the named tuple's Python-level __new__ (same tuple).
+                return [_tuple_new(Emit, (_EVENT_KIND[action_type], payload, None))]
+        return Invalid(action_error(obj))
 
     def render_event(self, agent: str, event: Event) -> tuple[str, str] | None:
+        # Each field is read once: attribute reads on a pydantic model take its slow path (the class
+        # has __getattr__), and this runs for every event and agent.
         kind = event.kind
         if kind not in _RENDERED_KINDS:
             return None
-        payload = event.payload
-        if event.source == agent:
+        payload, source = event.payload, event.source
+        if source == agent:
             if kind == "invalid_action":
                 return "user", f"(Your last action could not be used: {payload['reason']}.)"
             # encode_basestring is exactly json.dumps(text, ensure_ascii=False), without its overhead.
             argument = encode_basestring(payload["text"])
             return "assistant", f'{{"action_type": "{payload["action_type"]}", "argument": {argument}}}'
-        name = self._names.get(event.source) or self.row.name(event.source)
+        name = self._names.get(source) or self.row.name(source)
         if kind == "invalid_action":
             return "user", f"{name} did nothing"
         return "user", prompts.describe(name, payload["action_type"], payload["text"])
 
     def end_reason(self, agent: str, emitted: Sequence[Event]) -> str | None:
         last = emitted[-1]
-        if last.kind == "leave":
+        kind = last.kind
+        if kind == "leave":
             return f"{agent} left"
-        idle = last.kind == "invalid_action" or last.payload.get("action_type") == "none"
-        self._idle = self._idle + 1 if idle else 0
-        if self._idle >= MAX_IDLE:
-            return f"{MAX_IDLE} consecutive none/invalid actions"
+        # A "none" action is an "action" event: other kinds need no look at the payload.
+        if kind == "invalid_action" or (kind == "action" and last.payload.get("action_type") == "none"):
+            self._idle += 1
+            if self._idle >= MAX_IDLE:
+                return f"{MAX_IDLE} consecutive none/invalid actions"
+        else:
+            self._idle = 0
         return None
 
     def default_judge(self) -> Any:
