@@ -44,14 +44,9 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
 def find_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The JSON object in ``text`` (fenced or bare) and, if one is present but broken, why."""
-    if text.startswith("{") and text.endswith("}"):  # the common, well-formed case
-        try:
-            obj, end = _DECODER.raw_decode(text)
-            if end == len(text) and isinstance(obj, dict):
-                return obj, None
-        except json.JSONDecodeError:
-            pass
+    """The JSON object in ``text`` (fenced or bare) and, if one is present but broken, why.
+
+    ``parse_action`` decodes a bare, well-formed object itself before it calls this search."""
     candidates = [m.group(1).strip() for m in _FENCE.finditer(text)] + [text.strip()]
     start, end = text.find("{"), text.rfind("}")
     if 0 <= start < end:
