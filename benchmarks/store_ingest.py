@@ -6,6 +6,9 @@ writes them with ``ReplayStore.write`` in batches (one transaction each, through
 the whole path from ``EpisodeResult`` objects to committed rows. Then times a per-env aggregation
 over the stored events joined with episodes and judgments.
 
+Also times the two halves of a write on their own (Arrow building in Python; DuckDB inserting the
+prebuilt tables), so a figure says where the time goes on the machine it ran on.
+
 Prints one JSON object: {"events_per_s", "aggregation_s", ...}. Targets: >= 500k events/s, < 1 s.
 """
 
@@ -24,6 +27,8 @@ from osim_env.episode import EpisodeRecord
 from osim_env.events import EventLog
 from osim_env.seeding import episode_id
 from replays import EpisodeResult, ReplayStore
+from replays import rows as R
+from replays.store import EVENTS_INSERT
 
 TURNS = 20
 
@@ -97,6 +102,36 @@ AGGREGATION = """
 """
 
 
+def split(results: list[EpisodeResult], batch: int, path: Path) -> dict[str, float]:
+    """The two halves of a write, each on its own: building the Arrow tables (Python) and inserting
+    those prebuilt tables (DuckDB, the same statements and transactions as ``ReplayStore.write``).
+    The second is the store's floor on this machine: no Python conversion could make ingest faster."""
+    store = ReplayStore(path)
+    run_id = store.start_run({"benchmark": "store_ingest_split"})
+    now = R.utcnow()
+    cpu_start = time.process_time()
+    tables = [
+        (R.episodes_table(run_id, b, now), R.events_table(b), R.run_judgments_table(b, run_id, now))
+        for b in (results[i : i + batch] for i in range(0, len(results), batch))
+    ]
+    arrow_cpu_s = time.process_time() - cpu_start
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for episodes, events, judgments in tables:
+        with store.transaction():
+            store._insert("episodes", episodes)
+            store._insert("events", events, EVENTS_INSERT, [run_id])
+            store._insert("judgments", judgments)
+    store.close()
+    insert_s, insert_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    n_events = sum(len(r.record.events) for r in results)
+    return {
+        "arrow_build_cpu_s": round(arrow_cpu_s, 3),
+        "duckdb_insert_s": round(insert_s, 3),
+        "duckdb_insert_cpu_s": round(insert_cpu_s, 3),
+        "duckdb_only_events_per_s": round(n_events / insert_s),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -128,6 +163,7 @@ def main() -> None:
             rows = store.sql(AGGREGATION).fetchall()
             aggregation_s = time.perf_counter() - start
             stored = store.counts()["events"]
+        halves = split(results, args.batch, Path(tmp) / "split.duckdb")
     gc.unfreeze()
     assert stored == n_events, (stored, n_events)
     assert sum(r[1] for r in rows) == n_events
@@ -142,6 +178,7 @@ def main() -> None:
                 "ingest_cpu_s": round(ingest_cpu_s, 3),
                 "store_mb": round(file_mb, 1),
                 "episodes_per_transaction": args.batch,
+                **halves,
                 "cpu_count": os.cpu_count(),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }

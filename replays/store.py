@@ -76,6 +76,7 @@ class ReplayStore:
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.row_group_size = int(row_group_size)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -281,6 +282,10 @@ class ReplayStore:
         self, table: str, data: pa.Table, sql: str = INSERT_ALL, params: Sequence[Any] | None = None
     ) -> None:
         buf = f"_osim_buf_{table}"
+        if data.num_rows > self.row_group_size:
+            # Record batches of one row group each: DuckDB scans an Arrow table one batch per thread, so a
+            # single-chunk table is inserted on one core; batches this size are inserted on all of them.
+            data = pa.Table.from_batches(data.to_batches(max_chunksize=self.row_group_size), data.schema)
         self.con.register(buf, data)
         try:
             self.con.execute(sql.format(table=f"{SCHEMA}.{table}", buf=buf), list(params or []))

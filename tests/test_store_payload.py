@@ -132,3 +132,21 @@ def test_sparse_and_dense_keys_in_one_batch(share: int) -> None:
     ]
     keys = table.column("payload_keys").to_pylist()
     assert [json.loads(k) for k in keys] == [list(e.payload) for e in record.events]
+
+
+def test_batch_larger_than_a_row_group_round_trips_in_order(store: ReplayStore) -> None:
+    """A batch of more events than a row group goes to DuckDB as several record batches (inserted on
+    several threads): every event is stored once and each episode reads back in its own order."""
+    run = store.start_run({"test": "many"})
+    records = [
+        _record(f"ep-{i:03d}", [{"text": f"episode {i} turn {t}", "raw": f"r{i}.{t}"} for t in range(40)])
+        for i in range(250)
+    ]
+    n_events = sum(len(r.events) for r in records)
+    assert n_events > 2 * store.row_group_size
+    assert store.write(run, [EpisodeResult(r) for r in records]) == len(records)
+    assert store.counts()["events"] == n_events
+    (distinct,) = store.sql("SELECT count(DISTINCT (episode_id, idx)) FROM records.events").fetchone()
+    assert distinct == n_events
+    for record in (records[0], records[123], records[-1]):
+        assert store.episode(record.episode_id, run).events == record.events
