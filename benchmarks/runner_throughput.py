@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=128, help="HFPolicy's default")
     args = parser.parse_args()
 
-    from osim_env.runner import Runner, jobs_for
+    from osim.runner import Runner, jobs_for
     from policies import HFPolicy, tiny_model_dir
 
     policy = HFPolicy(tiny_model_dir(), max_new_tokens=args.max_new_tokens)

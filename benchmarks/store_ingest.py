@@ -27,8 +27,8 @@ from osim_env.episode import EpisodeRecord
 from osim_env.events import EventLog
 from osim_env.seeding import episode_id
 from replays import EpisodeResult, ReplayStore
-from replays import rows as R
 from replays.store import EVENTS_INSERT
+from replays.tables import episodes_table, events_table, run_judgments_table, utcnow
 
 TURNS = 20
 
@@ -108,10 +108,10 @@ def split(results: list[EpisodeResult], batch: int, path: Path) -> dict[str, flo
     The second is the store's floor on this machine: no Python conversion could make ingest faster."""
     store = ReplayStore(path)
     run_id = store.start_run({"benchmark": "store_ingest_split"})
-    now = R.utcnow()
+    now = utcnow()
     cpu_start = time.process_time()
     tables = [
-        (R.episodes_table(run_id, b, now), R.events_table(b), R.run_judgments_table(b, run_id, now))
+        (episodes_table(run_id, b, now), events_table(b), run_judgments_table(b, run_id, now))
         for b in (results[i : i + batch] for i in range(0, len(results), batch))
     ]
     arrow_cpu_s = time.process_time() - cpu_start

@@ -7,7 +7,8 @@ model backends until they are needed).
 
 from typing import Any
 
-from judges.judgment import Feedback, Judge, Judgment, SyncJudge, TurnJudge
+from judges.judgment import Feedback, Judge, Judgment, TurnJudge
+from judges.sync_judge import SyncJudge
 
 _LAZY = {
     # LLM judges and their machinery

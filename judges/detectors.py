@@ -23,6 +23,7 @@ from judges.judgment import Judgment
 from judges.semantic import load_classifier, scorable, segments, shared_encoder, unavailable_reason
 from judges.semantic import sentences as _sentences
 from judges.transcript import agent_turns
+from judges.turns import before_turn, turn_prefix
 from osim_env.episode import EpisodeRecord
 
 Severity = Literal["none", "low", "medium", "high"]
@@ -70,8 +71,6 @@ class Detector(ABC):
     def detect_turn(self, record: EpisodeRecord, event_index: int) -> Flag:
         """One turn: the evidence the turn added to the episode prefix before it (a judge-directed sentence
         in the turn, a repeat that pushes a 3-gram over the cap, an over-long turn), for the actor."""
-        from judges.turns import before_turn, turn_prefix
-
         prefix, actor = turn_prefix(record, event_index)
         earlier = Counter(self.all_evidence(before_turn(record, event_index), actor))
         new = []

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from judges.cache import JudgeCache
 from judges.judgment import Feedback, Judgment
 from judges.lexical import word_tokens
-from judges.llm import JudgeModel, Query, StructuredCaller, resolve_model, run_sync
+from judges.llm import JudgeModel, Query, StructuredCaller, resolve_model
 from judges.matching import normalize_location
+from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import statistics
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -29,9 +28,11 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from judges.cache import CacheKey, JudgeCache
 from judges.judgment import Judgment
 from judges.parsing import ParseError, parse_answer
+from judges.turns import mark_turn, turn_prefix
 from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
 from policies.base import BatchPolicyError, ChatRequest, Completion, Policy
+from policies.spec import parse_spec
 
 Aggregate = Literal["mean", "median"]
 JudgeModel = Policy | str | None
@@ -39,16 +40,11 @@ DEFAULT_JUDGE_MODEL = "tiny"
 
 
 def resolve_model(model: JudgeModel) -> Policy:
-    """A judge model from a policy, a policy spec string, or ``None`` ($OSIM_JUDGE_MODEL, else "tiny")."""
+    """A judge model from a policy, a policy spec string, or ``None`` (the local ``"tiny"`` model; the
+    ``osim`` command fills in ``$OSIM_JUDGE_MODEL`` before it gets here)."""
     if isinstance(model, Policy):
         return model
-    text = model or os.environ.get("OSIM_JUDGE_MODEL") or DEFAULT_JUDGE_MODEL
-    import policies
-
-    parse_spec = getattr(policies, "parse_spec", None)
-    if parse_spec is None:
-        raise RuntimeError(f"cannot resolve judge model {text!r}: policies.parse_spec is not available")
-    return parse_spec(text)
+    return parse_spec(model or DEFAULT_JUDGE_MODEL)
 
 
 def aggregate(values: Sequence[float], how: Aggregate) -> float:
@@ -350,8 +346,6 @@ class LLMJudge(ABC):
     async def judge_turn_batch(self, items: Sequence[tuple[EpisodeRecord, int]]) -> list[dict[str, Judgment]]:
         """Each turn judged on the episode prefix ending at it, for the acting agent only: the queries that
         agent's judgment needs, built on the prefix transcript, asked in one batch."""
-        from judges.turns import mark_turn, turn_prefix
-
         prefixes = [turn_prefix(record, index) for record, index in items]
         per_turn: list[list[Query]] = []
         for prefix, actor in prefixes:

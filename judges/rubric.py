@@ -16,8 +16,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from judges.detectors import Detector, Flag, attach_flags, run_detectors, run_turn_detectors
 from judges.judgment import Judge, Judgment
-from judges.llm import Aggregate, aggregate, disagreement, run_sync
+from judges.llm import Aggregate, aggregate, disagreement
 from judges.turns import judge_turn_batch, turn_prefix
+from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
 
 Items = Sequence[tuple[EpisodeRecord, int]]

@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 from judges.extraction import extract_answer
-from judges.judgment import Judgment, SyncJudge
+from judges.judgment import Judgment
 from judges.lexical import lexical_profile
 from judges.matching import candidate_match, csqa_role_adherence, exact_location_match, token_f1
 from judges.overlap import bleu4, rouge_l
+from judges.sync_judge import SyncJudge
 from judges.transcript import agent_turns, last_turn
+from osim_env.data import decode_structured
 from osim_env.episode import EpisodeRecord
 from osim_env.thinking import strip_thinking
 
@@ -136,8 +138,6 @@ class LocationMatchJudge(RuleJudge):
         except KeyError:
             return []
         if isinstance(value, str):
-            from osim_env.rows import decode_structured
-
             value = decode_structured(value)
             value = [value] if isinstance(value, str) else value
         return [str(v) for v in value or []]

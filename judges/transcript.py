@@ -1,55 +1,26 @@
-"""What a judge reads from an episode: the agents' visible turns, rendered as plain text.
-
-Judges never see thinking (already removed from ``payload["text"]`` by the env), privileged feedback
-events, or bookkeeping events (system notices, the end marker). The rendering is a pure function of
-the event log, so the same episode always gives the same transcript (and the same cache key).
-"""
+"""What a judge reads from an episode: the conversation view of ``osim_env.transcript``, and the
+texts of one agent's turns."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from osim_env.episode import EpisodeRecord
 from osim_env.events import Event
+from osim_env.transcript import Describe, describe_turn, turn_lines
 
-TURN_KINDS = ("message", "action", "leave", "invalid_action", "narration")
 TEXT_KINDS = ("message", "action")
-
-Describe = Callable[[str, Event], str | None]
-
-
-def default_describe(name: str, event: Event) -> str | None:
-    """``Name: text`` for speech, ``Name [action] text`` for actions, a note for leaving / invalid turns."""
-    if event.kind == "message":
-        return f"{name}: {event.text}"
-    if event.kind == "action":
-        return f"{name} [action] {event.text}"
-    if event.kind == "narration":
-        return f"{name}: {event.text}" if name else event.text
-    if event.kind == "leave":
-        return f"{name} left the conversation"
-    if event.kind == "invalid_action":
-        return f"{name} did nothing"
-    return None
 
 
 def render_transcript(
     record: EpisodeRecord,
     names: Mapping[str, str] | None = None,
     *,
-    describe: Describe = default_describe,
+    describe: Describe = describe_turn,
     sources: tuple[str, ...] | None = None,
 ) -> str:
-    """One line per turn event (optionally only from ``sources``), agents shown by ``names``."""
-    names = names or {}
-    lines = []
-    for event in record.events:
-        if event.kind not in TURN_KINDS or (sources is not None and event.source not in sources):
-            continue
-        line = describe(names.get(event.source, event.source), event)
-        if line is not None:
-            lines.append(line)
-    return "\n".join(lines)
+    """The episode's conversation view (``osim_env.transcript.turn_lines``) as one string."""
+    return "\n".join(turn_lines(record.events, names, describe=describe, sources=sources))
 
 
 def agent_turns(record: EpisodeRecord, agent: str, kinds: tuple[str, ...] = TEXT_KINDS) -> list[str]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from judges.judgment import Judgment
+from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
 
 TURN_EVENT_KINDS = ("message", "action", "leave", "invalid_action")
@@ -94,6 +95,4 @@ def judge_turn(judge: Any, record: EpisodeRecord, event_index: int) -> dict[str,
     """One turn's judgment from any judge (sync)."""
     if hasattr(judge, "judge_turn"):
         return dict(judge.judge_turn(record, event_index))
-    from judges.llm import run_sync
-
     return run_sync(judge_turns_via_episodes(judge, [(record, event_index)]))[0]

@@ -9,36 +9,43 @@ actions, truncation, judging at termination and rendering for humans.
 
 from __future__ import annotations
 
-import json
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
-from pettingzoo.utils.env import AECIterable
 from pydantic import BaseModel
 
+from osim_env.data import Scenario, load_fixture, to_scenario
 from osim_env.episode import EpisodeRecord, EpisodeStatus
 from osim_env.events import Event, EventKind, EventLog
 from osim_env.messages import Message
-from osim_env.rows import Scenario, load_fixture, to_scenario
 from osim_env.scheduling import ScheduledEvent, Scheduler, due
 from osim_env.seeding import derive_seed, episode_id
-from osim_env.spaces import UnicodeText, action_space, observation_space
+from osim_env.spaces import action_space, observation_space
 from osim_env.thinking import strip_thinking
+from osim_env.transcript import log_lines
 
 FEEDBACK_HEADING = "Feedback from a previous attempt"
+JUDGE_ERROR_MODES = ("warn", "raise")
+
+
+class JudgeFailed(RuntimeError):
+    """The episode's judge could not score it (raised at the end of the episode when the env was made
+    with ``on_judge_error="raise"``). The episode is finished and its log is intact."""
+
+    def __init__(self, env_id: str, episode_id: str, errors: Mapping[str, str]) -> None:
+        self.env_id, self.episode_id, self.errors = env_id, episode_id, dict(errors)
+        detail = "; ".join(f"{agent}: {error}" for agent, error in self.errors.items())
+        super().__init__(f"{env_id} episode {episode_id}: the judge failed ({detail})")
 
 
 class Emit(NamedTuple):
-    """One event an action produces (the env fills in index, turn and source).
-
-    A named tuple rather than a frozen dataclass: every action builds one, and a tuple is built
-    several times faster.
-    """
+    """One event an action produces (the env fills in index, turn and source)."""
 
     kind: EventKind
     payload: dict[str, Any]
@@ -56,41 +63,40 @@ class Invalid:
 Parsed = Sequence[Emit] | Invalid
 
 
+@dataclass(slots=True)
 class _View:
-    """One agent's incrementally rendered prompt: the messages so far and how much of the log they
-    cover. ``tail_role`` is the role of the last message rendered from the log (``None`` while there
-    is only the fixed head: system prompt and preamble), so that merging consecutive lines of one
-    side needs no look at the list."""
+    """One agent's prompt rendered so far: rendering is incremental (each step renders only the new
+    events), since a whole-log render per step would make an episode quadratic in its length.
 
-    __slots__ = ("cursor", "messages", "tail_role")
+    ``cursor`` is how much of the log ``messages`` covers; ``tail_role`` is the role of the last
+    message rendered from the log (``None`` while there is only the fixed head: the system prompt
+    and preamble, which a log line never merges into)."""
 
-    def __init__(self, head: list[Message]) -> None:
-        self.messages = head
-        self.tail_role: str | None = None
-        self.cursor = 0
+    messages: list[Message]
+    cursor: int = 0
+    tail_role: str | None = None
 
 
-class _AgentIterable(AECIterable):
-    """PettingZoo's ``agent_iter`` iterable (the agent to act, until no agent is left or after
-    ``max_iter`` steps) whose iterator is a generator: resuming one costs a fraction of the Python
-    ``__next__`` call of PettingZoo's ``AECIterator``, once per step."""
-
-    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
-        env = self.env
-        for _ in range(self.max_iter):
-            if not env.agents:
-                return
-            yield env.agent_selection
+def _metadata_name(env_id: str) -> str:
+    """PettingZoo's ``metadata["name"]`` for an env id: ``soul/sotopia-v0`` -> ``sotopia_v0``."""
+    return env_id.rpartition("/")[2].replace("-", "_").replace(".", "_")
 
 
 class TextEnv(AECEnv, ABC):
-    """Base class of every osim environment (turn-based chat, event log as state)."""
+    """Base class of every osim environment (turn-based chat, event log as state).
 
-    # -- class configuration, set by each scenario -------------------------------------------------
+    A task fills in the hooks below; ``docs/new-task.md`` walks through them with Hi-ToM as the
+    worked example.
+    """
+
+    # -- class configuration, set by each task --------------------------------------------------------
     env_id: ClassVar[str] = ""
     roles: ClassVar[tuple[str, ...]] = ()
     row_model: ClassVar[type[BaseModel]]
-    task_package: ClassVar[str] = ""  # e.g. "scenarios.sotopia": where data/fixture.jsonl lives
+    # Where data/fixture.jsonl lives; default: the package of the module that defines the env.
+    task_package: ClassVar[str] = ""
+    # The published layout's ``data_source`` value; default: the last part of ``task_package``.
+    data_source: ClassVar[str] = ""
     default_max_turns: ClassVar[int] = 1
     # Who sees an agent's invalid action: only the actor, or everyone (rendered e.g. "X did nothing").
     invalid_visible_to_all: ClassVar[bool] = False
@@ -98,12 +104,22 @@ class TextEnv(AECEnv, ABC):
     max_content_length: ClassVar[int] = 1_000_000
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "is_parallelizable": True}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.task_package:
+            cls.task_package = cls.__module__.rpartition(".")[0]
+        if not cls.data_source:
+            cls.data_source = cls.task_package.rpartition(".")[2]
+        if cls.env_id and "name" not in cls.__dict__.get("metadata", {}):
+            cls.metadata = {**cls.metadata, "name": _metadata_name(cls.env_id)}
+
     def __init__(
         self,
         scenario: Any = None,
         *,
         render_mode: str | None = None,
         judge: Any = None,
+        on_judge_error: Literal["warn", "raise"] = "warn",
         max_turns: int | None = None,
         max_cycles: int | None = None,
         **options: Any,
@@ -113,7 +129,10 @@ class TextEnv(AECEnv, ABC):
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
             )
+        if on_judge_error not in JUDGE_ERROR_MODES:
+            raise ValueError(f"on_judge_error must be one of {JUDGE_ERROR_MODES}, got {on_judge_error!r}")
         self.render_mode = render_mode
+        self.on_judge_error = on_judge_error
         self.possible_agents = list(self.roles)
         if max_turns is not None and max_cycles is not None:
             raise ValueError("give max_turns or max_cycles, not both")
@@ -131,16 +150,16 @@ class TextEnv(AECEnv, ABC):
             for a in self.possible_agents
         }
         self._action_spaces = {a: action_space(self.max_action_length) for a in self.possible_agents}
-        self._text = UnicodeText(self.max_action_length)
         self.np_random_seed: int | None = None
         self._np_random: np.random.Generator | None = None
         self._np_random_pending = False  # reset(seed) happened; the Generator is not built yet
         self.log = EventLog()
         self.scenario: Scenario | None = None
+        self._system_prompts = {}
         self._views: dict[str, _View] = {}
-        self._plain_views: dict[str, _View] = {}
+        self._views_without_feedback: dict[str, _View] = {}
 
-    # -- hooks a scenario implements ----------------------------------------------------------------
+    # -- hooks a task implements ------------------------------------------------------------------------
     def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Check and complete task options (defaults included: the full set is stored)."""
         if options:
@@ -166,7 +185,9 @@ class TextEnv(AECEnv, ABC):
         return ()
 
     @abstractmethod
-    def system_prompt(self, agent: str) -> str: ...
+    def system_prompt(self, agent: str) -> str:
+        """The agent's system prompt: a function of the row and the options only (the env asks once
+        per agent and row, and reuses it for every episode on that row)."""
 
     @abstractmethod
     def render_event(self, agent: str, event: Event) -> tuple[str, str] | None:
@@ -181,7 +202,9 @@ class TextEnv(AECEnv, ABC):
         return None
 
     @abstractmethod
-    def parse_action(self, agent: str, text: str, thinking: str) -> Parsed: ...
+    def parse_action(self, agent: str, text: str, thinking: str) -> Parsed:
+        """The events of an action (``text`` is the action with its thinking removed), or
+        ``Invalid(reason)``."""
 
     def end_reason(self, agent: str, emitted: Sequence[Event]) -> str | None:
         """Why the episode ends after ``agent`` acted (None: it goes on)."""
@@ -190,7 +213,10 @@ class TextEnv(AECEnv, ABC):
     def default_judge(self) -> Any:
         return None
 
-    # -- PettingZoo API -----------------------------------------------------------------------------
+    def _on_reset(self) -> None:
+        """Per-episode state of a task (called after the base state is reset)."""
+
+    # -- PettingZoo API -------------------------------------------------------------------------------
     def observation_space(self, agent: str):  # type: ignore[override]
         return self._observation_spaces[agent]
 
@@ -199,8 +225,8 @@ class TextEnv(AECEnv, ABC):
 
     @property
     def np_random(self) -> np.random.Generator:
-        # Built on first use: most turn-based episodes never draw, and a Generator costs more to
-        # create than a whole turn. After reset(seed) it is seeded from that seed, as gymnasium's.
+        # Built on first use, as in gymnasium: most turn-based episodes never draw. After
+        # reset(seed) it is seeded from that seed.
         if self._np_random is None:
             if self._np_random_pending:
                 self._np_random, _ = seeding.np_random(self.np_random_seed)
@@ -213,8 +239,12 @@ class TextEnv(AECEnv, ABC):
     def np_random(self, value: np.random.Generator) -> None:
         self._np_random, self._np_random_pending = value, False
 
-    def agent_iter(self, max_iter: int = 2**63) -> AECIterable:
-        return _AgentIterable(self, max_iter)
+    @property
+    def row(self) -> Any:
+        """The current scenario's data row (an instance of ``row_model``)."""
+        if self.scenario is None:
+            raise RuntimeError(f"{self.env_id}: reset() first")
+        return self.scenario.row
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         if seed is None:
@@ -227,14 +257,17 @@ class TextEnv(AECEnv, ABC):
         options = dict(options or {})
         if "scenario" in options:
             self._fixed_scenario = self._to_scenario(options["scenario"])
-        self.scenario = self._fixed_scenario or self._draw_fixture_row()
+        scenario = self._fixed_scenario or self._draw_fixture_row()
+        if scenario is not self.scenario:
+            self._system_prompts: dict[str, str] = {}
+        self.scenario = scenario
         self.episode_id = episode_id(self.env_id, self.scenario.scenario_id, self.np_random_seed)
 
         self.agents = list(self.possible_agents)
         self.rewards = dict.fromkeys(self.agents, 0.0)
-        self._cumulative_rewards = self.rewards.copy()  # (a copy is cheaper than another fromkeys)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
         self.terminations = dict.fromkeys(self.agents, False)
-        self.truncations = self.terminations.copy()
+        self.truncations = dict.fromkeys(self.agents, False)
         self.status: EpisodeStatus = "running"
         self.infos = {a: self._base_info() for a in self.agents}
         self.log = EventLog()
@@ -242,8 +275,8 @@ class TextEnv(AECEnv, ABC):
         self.present: list[str] = list(self.agents)
         self.termination: str | None = None
         self.judgments: dict[str, Any] = {}
-        self._views: dict[str, _View] = {}  # privileged renderings (observations)
-        self._plain_views: dict[str, _View] = {}  # include_privileged=False (e.g. exports)
+        self._judge_errors: dict[str, str] = {}
+        self.reset_render_cache()
         self._on_reset()
 
         for source, emit in self.initial_events():
@@ -252,8 +285,7 @@ class TextEnv(AECEnv, ABC):
         if feedback:
             self._emit("env", Emit("feedback", {"text": str(feedback)}, tuple(self.policy_agents())))
         self._schedule = list(self.scheduled_events())
-        if self._schedule:
-            self._apply_scheduled(0)
+        self._apply_scheduled(0)
         self._scheduler = self.make_scheduler()
         first = self._scheduler.first(self.present)
         if first is None:
@@ -265,64 +297,30 @@ class TextEnv(AECEnv, ABC):
         a refined rollout), derived from the episode seed and ``labels``; never from global state."""
         return derive_seed(self.np_random_seed, self.env_id, *labels)
 
-    def _on_reset(self) -> None:
-        """Per-episode state of a scenario (called after the base state is reset)."""
-
     def observe(self, agent: str) -> dict[str, Any]:
         return {"messages": self.messages_for(agent), "agent": agent, "turn": self.turn}
 
     def step(self, action: Any) -> None:
+        """One action of the selected agent: thinking is stripped, the task parses the rest into
+        events, the events are appended, then the episode ends or the scheduler names who is next."""
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
             return
-        # Rewards are only ever set at termination, so while the episode runs they are all zero
-        # already: nothing to clear or accumulate on this hot path.
-        if type(action) is str and ">" not in action and len(action) <= self.max_action_length:
-            # The common action, handled here rather than in _act (a call less per step): a plain
-            # string (no think tags: no ">" at all) within the limit that parses to one event.
-            parsed = self.parse_action(agent, action, "")
-            if type(parsed) is list and len(parsed) == 1:
-                kind, payload, visibility = parsed[0]  # _emit, inlined
-                if visibility is None and len(self.present) != len(self.agents):
-                    visibility = tuple(self.present)
-                # The first event of every action carries the action string: replay re-steps it.
-                # (dict(...) with keywords builds this in one call; {**payload, ...} takes two merges.)
-                payload = dict(payload, raw=action, thinking="")
-                emitted = [self.log.append(kind, agent, payload, turn=self.turn, visibility=visibility)]
-            else:
-                emitted = self._parsed_events(agent, action, "", parsed)
-        else:
-            emitted = self._act(agent, action)
-        turn = self.turn = self.turn + 1
-        reason = self.end_reason(agent, emitted)
-        if reason is None and turn < self.max_turns:
-            if self._schedule:
-                self._apply_scheduled(turn)
-            scheduler = self._scheduler
-            rng = self.np_random if scheduler.uses_rng else None
-            next_agent = scheduler.next(self.log, agent, self.present, rng)  # type: ignore[arg-type]
-            if next_agent is not None:
-                # Only the actor's info changes while the episode runs (it may carry an invalid reason).
-                last = emitted[-1]
-                if last.kind == "invalid_action":
-                    self.infos[agent] = {**self._base_info(), "invalid_reason": last.payload["reason"]}
-                elif "invalid_reason" in self.infos[agent]:
-                    self.infos[agent] = self._base_info()
-                self.agent_selection = next_agent
-                if self.render_mode == "human":
-                    self.render()
-                return
-            reason = "schedule finished"
-        truncated = reason is None
-        self._finish(reason or f"max_turns ({self.max_turns}) reached", truncated)
-        self.agent_selection = self.agents[(self.agents.index(agent) + 1) % len(self.agents)]
-        self._accumulate_rewards()
-        last = emitted[-1]
-        if last.kind == "invalid_action":
-            self.infos[agent] = {**self.infos[agent], "invalid_reason": last.payload["reason"]}
+        # Rewards are only set when the episode ends, so while it runs there is nothing to clear.
+        emitted = self._act(agent, action)
+        self.turn += 1
+        next_agent, reason = self._next_agent(agent, emitted)
+        if next_agent is None:
+            self._finish(reason or f"max_turns ({self.max_turns}) reached", truncated=reason is None)
+            next_agent = self.agents[(self.agents.index(agent) + 1) % len(self.agents)]
+            self._accumulate_rewards()
+        self._note_invalid(agent, emitted[-1])
+        self.agent_selection = next_agent
         if self.render_mode == "human":
             self.render()
+        if self._judge_errors and self.on_judge_error == "raise":
+            raise JudgeFailed(self.env_id, self.episode_id, self._judge_errors)
 
     def abort(self, reason: str) -> None:
         """End the episode as ``failed`` (e.g. an auxiliary policy call failed after its retries).
@@ -353,16 +351,16 @@ class TextEnv(AECEnv, ABC):
     def reset_render_cache(self, agent: str | None = None) -> None:
         """Drop the incremental observation cache (of one agent or all): the next observation is
         rendered from the whole log again (the conformance suite compares the two)."""
-        if agent is None:
-            self._views.clear()
-            self._plain_views.clear()
-        else:
-            self._views.pop(agent, None)
-            self._plain_views.pop(agent, None)
+        for views in (self._views, self._views_without_feedback):
+            if agent is None:
+                views.clear()
+            else:
+                views.pop(agent, None)
 
-    # -- episode record -----------------------------------------------------------------------------
+    # -- episode record -------------------------------------------------------------------------------
     def episode_record(self) -> EpisodeRecord:
-        assert self.scenario is not None, "reset() first"
+        if self.scenario is None:
+            raise RuntimeError(f"{self.env_id}: reset() first")
         return EpisodeRecord(
             episode_id=self.episode_id,
             env_id=self.env_id,
@@ -378,73 +376,70 @@ class TextEnv(AECEnv, ABC):
             truncated=any(self.truncations.values()),
         )
 
-    # -- observation rendering ----------------------------------------------------------------------
-    def messages_for(self, agent: str, *, include_privileged: bool = True) -> list[dict[str, str]]:
-        """The agent's chat prompt rendered from the log (incrementally; replay-stable)."""
-        views = self._views if include_privileged else self._plain_views
+    # -- observation rendering ------------------------------------------------------------------------
+    def messages_for(self, agent: str, *, with_feedback: bool = True) -> list[dict[str, str]]:
+        """The agent's chat prompt rendered from the log (incrementally; replay-stable).
+
+        ``with_feedback=False`` leaves out verbal feedback given at reset (what an exported
+        training prompt must not contain)."""
+        views = self._views if with_feedback else self._views_without_feedback
         view = views.get(agent)
         if view is None:
-            view = views[agent] = self._new_view(agent, include_privileged)
-        log = self.log  # hot path: skip the Sequence protocol, read fields from the field dicts
-        events, fields = log._events, log._fields
-        n, cursor, cached = len(events), view.cursor, view.messages
-        if cursor < n:
-            tail_role, render = view.tail_role, self.render_event
-            for i in range(cursor, n):
-                event_fields = fields[i]
-                visibility = event_fields["visibility"]
-                if (visibility is not None and agent not in visibility) or event_fields["kind"] == "feedback":
-                    continue
-                rendered = render(agent, events[i])
-                if rendered is None:
-                    continue
-                role, text = rendered
-                # Consecutive lines of one side form one message (never merged into the fixed head).
-                if role == tail_role:
-                    cached[-1] = Message(role=role, content=cached[-1]["content"] + "\n" + text)
-                else:
-                    cached.append(Message(role=role, content=text))
-                    tail_role = role
-            view.tail_role, view.cursor = tail_role, n
-        # Messages are read-only and shared with the cache; the list itself is the caller's.
-        messages = cached.copy()
-        if agent == self.agent_selection and self.status == "running":
-            prompt = self.turn_prompt(agent)
-            if prompt:
-                last = messages[-1] if messages else None
-                if last is not None and last["role"] == "user":
-                    messages[-1] = Message(role="user", content=f"{last['content']}\n\n{prompt}")
-                else:
-                    messages.append(Message(role="user", content=prompt))
+            view = views[agent] = _View(self._prompt_head(agent, with_feedback))
+        self._render_new_events(agent, view)
+        messages = list(view.messages)  # the messages are read-only and shared; the list is the caller's
+        acting = agent == self.agent_selection and self.status == "running"
+        prompt = self.turn_prompt(agent) if acting else None
+        if prompt:
+            if messages and messages[-1]["role"] == "user":
+                messages[-1] = Message(role="user", content=f"{messages[-1]['content']}\n\n{prompt}")
+            else:
+                messages.append(Message(role="user", content=prompt))
         return messages
 
-    def _new_view(self, agent: str, include_privileged: bool) -> _View:
-        """The fixed head of an agent's prompt: system prompt (with feedback notes when privileged)
-        and preamble; they depend on the row and reset-time events only."""
-        system = self.system_prompt(agent)
-        if include_privileged:
-            notes = [e.text for e in self.log._events if e.kind == "feedback" and e.visible_to(agent)]
+    def _render_new_events(self, agent: str, view: _View) -> None:
+        """Append the events logged since ``view.cursor`` that ``agent`` may see; consecutive lines
+        of one side form one message."""
+        for event in self.log[view.cursor :]:
+            if event.kind == "feedback" or (event.visibility is not None and agent not in event.visibility):
+                continue
+            rendered = self.render_event(agent, event)
+            if rendered is None:
+                continue
+            role, text = rendered
+            if role == view.tail_role:
+                last = view.messages[-1]
+                view.messages[-1] = Message(role=role, content=f"{last['content']}\n{text}")
+            else:
+                view.messages.append(Message(role=role, content=text))
+                view.tail_role = role
+        view.cursor = len(self.log)
+
+    def _prompt_head(self, agent: str, with_feedback: bool) -> list[Message]:
+        """The fixed head of an agent's prompt: the system prompt (with the feedback notes it was given,
+        if asked) and the preamble; they depend on the row and reset-time events only."""
+        system = self._system_prompts.get(agent)
+        if system is None:
+            system = self._system_prompts[agent] = self.system_prompt(agent)
+        if with_feedback:
+            notes = [e.text for e in self.log if e.kind == "feedback" and e.visible_to(agent)]
             if notes:
                 system += f"\n\n## {FEEDBACK_HEADING}\n" + "\n\n".join(notes)
         head = [Message(role="system", content=system)] if system else []
-        for role, text in self.preamble(agent):
-            head.append(Message(role=role, content=text))
-        return _View(head)
+        head += [Message(role=role, content=text) for role, text in self.preamble(agent)]
+        return head
 
     def transcript_text(self) -> str:
         """A readable transcript with each event's visibility (for render and debugging)."""
         if self.scenario is None:
             return f"{self.env_id} (not reset)"
         lines = [f"== {self.env_id} | scenario {self.scenario.scenario_id} | episode {self.episode_id} =="]
-        for e in self.log:
-            seen = "all" if e.visibility is None else ",".join(e.visibility)
-            body = e.text or json.dumps(e.payload, ensure_ascii=False, sort_keys=True)
-            lines.append(f"[{e.index:03d} t{e.turn:02d} {e.kind} {e.source} -> {seen}] {body}")
+        lines += log_lines(self.log)
         if self._done():
             lines.append(f"== {self.status}: {self.termination} ==")
         return "\n".join(lines)
 
-    # -- internals ----------------------------------------------------------------------------------
+    # -- internals ------------------------------------------------------------------------------------
     def _done(self) -> bool:
         return self.status != "running"
 
@@ -456,6 +451,7 @@ class TextEnv(AECEnv, ABC):
         return info
 
     def _emit(self, source: str, emit: Emit, payload: dict[str, Any] | None = None) -> Event:
+        """Append one event; one with no visibility of its own is seen by the agents present."""
         visibility = emit.visibility
         if visibility is None and len(self.present) != len(self.agents):
             visibility = tuple(self.present)
@@ -467,45 +463,56 @@ class TextEnv(AECEnv, ABC):
             visibility=visibility,
         )
 
-    def _invalid(self, agent: str, reason: str, payload: dict[str, Any]) -> Event:
+    def _invalid(self, agent: str, reason: str, payload: dict[str, Any]) -> list[Event]:
         visibility = None if self.invalid_visible_to_all else (agent,)
-        return self._emit(agent, Emit("invalid_action", {"reason": reason, **payload}, visibility))
+        return [self._emit(agent, Emit("invalid_action", {"reason": reason, **payload}, visibility))]
 
     def _act(self, agent: str, action: Any) -> list[Event]:
-        """The events of an action that is not a plain string within the limit (step handles those):
-        a non-string, an over-long string or one that may hold think tags."""
+        """The events of one action. The first event carries the exact action string
+        (``payload["raw"]``) and its thinking, so that a replay can re-step it."""
         if not isinstance(action, str):
             raw = action if action is None else repr(action)
-            return [
-                self._invalid(agent, f"action must be a string, got {type(action).__name__}", {"raw": raw})
-            ]
+            return self._invalid(agent, f"action must be a string, got {type(action).__name__}", {"raw": raw})
         if len(action) > self.max_action_length:
-            return [
-                self._invalid(
-                    agent,
-                    f"action is {len(action)} characters; the limit is {self.max_action_length}",
-                    {"raw": action},
-                )
-            ]
+            reason = f"action is {len(action)} characters; the limit is {self.max_action_length}"
+            return self._invalid(agent, reason, {"raw": action})
         visible, thinking, error = strip_thinking(action)
         if error is not None:
-            return [self._invalid(agent, error, {"raw": action, "thinking": thinking})]
-        return self._parsed_events(agent, action, thinking, self.parse_action(agent, visible, thinking))
-
-    def _parsed_events(self, agent: str, action: str, thinking: str, parsed: Parsed) -> list[Event]:
+            return self._invalid(agent, error, {"raw": action, "thinking": thinking})
+        parsed = self.parse_action(agent, visible, thinking)
         if isinstance(parsed, Invalid):
-            return [
-                self._invalid(agent, parsed.reason, {"raw": action, "thinking": thinking, **parsed.payload})
-            ]
+            return self._invalid(
+                agent, parsed.reason, {"raw": action, "thinking": thinking, **parsed.payload}
+            )
         if not parsed:
             raise RuntimeError(f"{type(self).__name__}.parse_action returned no events for {agent!r}")
-        # The first event of every action carries the action string: replay re-steps it.
         first = parsed[0]
-        events = [self._emit(agent, first, dict(first.payload, raw=action, thinking=thinking))]
-        events.extend(self._emit(agent, emit) for emit in parsed[1:])
+        events = [self._emit(agent, first, {**first.payload, "raw": action, "thinking": thinking})]
+        for emit in parsed[1:]:
+            events.append(self._emit(agent, emit))
         return events
 
+    def _next_agent(self, agent: str, emitted: Sequence[Event]) -> tuple[str | None, str | None]:
+        """(who acts next, None) while the episode goes on; (None, why it ends) when it ends, where
+        a ``None`` reason means it ran out of turns (a truncation)."""
+        reason = self.end_reason(agent, emitted)
+        if reason is not None or self.turn >= self.max_turns:
+            return None, reason
+        self._apply_scheduled(self.turn)
+        rng = self.np_random if self._scheduler.uses_rng else None
+        next_agent = self._scheduler.next(self.log, agent, self.present, rng)  # type: ignore[arg-type]
+        return next_agent, None if next_agent is not None else "schedule finished"
+
+    def _note_invalid(self, agent: str, last: Event) -> None:
+        """The actor's info says why its action was invalid, until its next valid action."""
+        if last.kind == "invalid_action":
+            self.infos[agent] = {**self.infos[agent], "invalid_reason": last.payload["reason"]}
+        elif "invalid_reason" in self.infos[agent]:
+            self.infos[agent] = self._base_info()
+
     def _apply_scheduled(self, turn: int) -> None:
+        if not self._schedule:
+            return
         for item in due(self._schedule, turn):
             if item.kind == "join" and item.agent not in self.present:
                 self.present.append(item.agent)
@@ -520,16 +527,10 @@ class TextEnv(AECEnv, ABC):
         self.status = "ok"
         if self._judge is None:  # built once per env and reused across its episodes
             self._judge = self.default_judge()
-        judge = self._judge
-        if judge is False or judge is None:
+        if self._judge is False or self._judge is None:
             self.status = "unjudged"
         else:
-            self.judgments = self._run_judge(judge)
-            for agent, judgment in self.judgments.items():
-                if agent in self.rewards and getattr(judgment, "score", None) is not None:
-                    self.rewards[agent] = float(judgment.score)
-            if any(getattr(j, "error", None) for j in self.judgments.values()):
-                self.status = "judge_error"
+            self._judge_episode(self._judge)
         for a in self.agents:
             if truncated:
                 self.truncations[a] = True
@@ -539,8 +540,33 @@ class TextEnv(AECEnv, ABC):
             judgment = self.judgments.get(a)
             if judgment is not None:
                 self.infos[a]["score"] = judgment.score
-                if judgment.error:
-                    self.infos[a]["judge_error"] = judgment.error
+            if a in self._judge_errors:
+                self.infos[a]["score"] = None
+                self.infos[a]["judge_error"] = self._judge_errors[a]
+
+    def _judge_episode(self, judge: Any) -> None:
+        """Judge the finished episode: scores become rewards; a failed judgment (or a judge that
+        raises) leaves the reward at 0.0, sets ``judge_error`` and warns (or raises, see ``step``)."""
+        try:
+            self.judgments = self._run_judge(judge)
+        except Exception as exc:
+            error = f"the judge raised {type(exc).__name__}: {exc}"
+            self._judge_errors = dict.fromkeys(self.policy_agents(), error)
+        else:
+            for agent, judgment in self.judgments.items():
+                if getattr(judgment, "error", None):
+                    self._judge_errors[agent] = str(judgment.error)
+                elif agent in self.rewards and getattr(judgment, "score", None) is not None:
+                    self.rewards[agent] = float(judgment.score)
+        if self._judge_errors:
+            self.status = "judge_error"
+            if self.on_judge_error == "warn":
+                failure = JudgeFailed(self.env_id, self.episode_id, self._judge_errors)
+                warnings.warn(
+                    f"{failure}; the reward stays 0.0 and infos[agent]['score'] is None",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
 
     def _run_judge(self, judge: Any) -> dict[str, Any]:
         record = self.episode_record()
@@ -550,21 +576,19 @@ class TextEnv(AECEnv, ABC):
             return dict(judge(record))
         raise TypeError(f"judge must have judge_episode(record) or be callable, got {type(judge).__name__}")
 
-    def _draw_fixture_row(self) -> Scenario:
+    def _fixture_rows(self) -> list[Scenario]:
         if self._fixture is None:
-            self._fixture = load_fixture(self.task_package, self.row_model, self.data_source())
-        return self._fixture[int(self.np_random.integers(len(self._fixture)))]
+            self._fixture = load_fixture(self.task_package, self.row_model, self.data_source)
+        return self._fixture
+
+    def _draw_fixture_row(self) -> Scenario:
+        fixture = self._fixture_rows()
+        return fixture[int(self.np_random.integers(len(fixture)))]
 
     def _to_scenario(self, value: Any) -> Scenario:
         if isinstance(value, int) and not isinstance(value, bool):
-            if self._fixture is None:
-                self._fixture = load_fixture(self.task_package, self.row_model, self.data_source())
-            return self._fixture[value]
-        return to_scenario(value, self.row_model, self.data_source())
-
-    @classmethod
-    def data_source(cls) -> str:
-        return cls.task_package.rsplit(".", 1)[-1]
+            return self._fixture_rows()[value]
+        return to_scenario(value, self.row_model, self.data_source)
 
     def __str__(self) -> str:
         return self.env_id or type(self).__name__

@@ -8,9 +8,10 @@ see it (``visibility``; ``None`` is everyone present) and what happened (``paylo
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, TypeAdapter
 
 EventKind = Literal[
     "message",  # speech
@@ -30,21 +31,28 @@ EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 ENV_SOURCE = "env"
 
 
-class Event(BaseModel):
+@dataclass(slots=True)
+class Event:
     """One thing that happened in an episode.
 
     ``visibility`` is the explicit set of agents that may see the event, fixed when it is appended
     (``None`` means every agent), so re-rendering a stored log never depends on later state.
+
+    Events are made by ``EventLog.append`` (which checks the kind) and never changed afterwards;
+    data from outside (the store, JSON) is validated by ``Event.validate``. The dataclass is not
+    ``frozen``: that would only stop attribute assignment (the payload dict stays mutable), and
+    a frozen dataclass's ``__init__`` made every env step about 10% slower
+    (``benchmarks/env_overhead.py``: ratio 0.34 frozen, 0.38 not).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    __pydantic_config__ = ConfigDict(extra="forbid")  # how Event.validate checks outside data
 
-    index: int = Field(ge=0, description="position in the log")
-    turn: int = Field(ge=0, description="number of agent actions taken before this event")
+    index: Annotated[int, Field(ge=0)]  # position in the log
+    turn: Annotated[int, Field(ge=0)]  # number of agent actions taken before this event
     kind: EventKind
     source: str
     visibility: tuple[str, ...] | None = None
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
 
     def visible_to(self, agent: str) -> bool:
         return self.visibility is None or agent in self.visibility
@@ -54,16 +62,19 @@ class Event(BaseModel):
         """The event's main text (``payload["text"]``), or ``""``."""
         return str(self.payload.get("text", ""))
 
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON-ready data (visibility as a list)."""
+        return _EVENT.dump_python(self, mode="json")
 
-_KIND_SET = frozenset(EVENT_KINDS)
-_FIELDS = frozenset(Event.model_fields)
-_new = object.__new__
-# pydantic's own slots (and the instance dict), set through their descriptors: what model_construct
-# sets, minus its overhead (a descriptor's __set__ is also cheaper than object.__setattr__).
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+    @staticmethod
+    def validate(data: Any) -> Event:
+        """An event from untrusted data (a dict or JSON text), checked field by field."""
+        if isinstance(data, (str, bytes)):
+            return _EVENT.validate_json(data)
+        return _EVENT.validate_python(data)
+
+
+_EVENT = TypeAdapter(Event)
 
 
 class EventLog(Sequence[Event]):
@@ -72,21 +83,14 @@ class EventLog(Sequence[Event]):
     Events are created here (never by callers) so indices are dense and ordered.
     """
 
-    __slots__ = ("_events", "_fields")
+    __slots__ = ("_events",)
 
     def __init__(self, events: Sequence[Event] = ()) -> None:
         self._events: list[Event] = []
-        # _fields[i] is _events[i].__dict__, the event's own (frozen) field dict: the env's hot loops
-        # read fields from it, since an attribute read on a pydantic model goes through the model's
-        # __getattr__ hook and costs several plain dict reads.
-        self._fields: list[dict[str, Any]] = []
-        if not events:  # every reset makes an empty log
-            return
         for i, event in enumerate(events):
             if event.index != i:
                 raise ValueError(f"event {i} has index {event.index}; a log must be dense and ordered")
             self._events.append(event)
-            self._fields.append(event.__dict__)
 
     def append(
         self,
@@ -97,27 +101,12 @@ class EventLog(Sequence[Event]):
         turn: int,
         visibility: Sequence[str] | None = None,
     ) -> Event:
-        if kind not in _KIND_SET:
+        if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}; expected one of {EVENT_KINDS}")
-        # Fields are checked above (or typed by construction), so build the frozen model without a
-        # second validation pass: this is the env's hot path. tests/test_events.py checks that the
-        # result equals a validated Event.
-        events = self._events
-        fields = {
-            "index": len(events),
-            "turn": turn,
-            "kind": kind,
-            "source": source,
-            "visibility": None if visibility is None else tuple(visibility),
-            "payload": payload if payload is not None else {},
-        }
-        event = _new(Event)
-        _set_dict(event, fields)
-        _set_fields_set(event, _FIELDS)
-        _set_extra(event, None)
-        _set_private(event, None)
-        events.append(event)
-        self._fields.append(fields)
+        visibility = None if visibility is None else tuple(visibility)
+        # (index, turn, kind, source, visibility, payload)
+        event = Event(len(self._events), turn, kind, source, visibility, {} if payload is None else payload)
+        self._events.append(event)
         return event
 
     def __getitem__(self, i):  # type: ignore[override]
@@ -141,8 +130,8 @@ class EventLog(Sequence[Event]):
         return None
 
     def to_dicts(self) -> list[dict[str, Any]]:
-        return [e.model_dump(mode="json") for e in self._events]
+        return [e.to_dict() for e in self._events]
 
     @classmethod
     def from_dicts(cls, rows: Sequence[dict[str, Any]]) -> EventLog:
-        return cls([Event.model_validate(r) for r in rows])
+        return cls([Event.validate(r) for r in rows])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 
@@ -19,13 +18,7 @@ def stable_hash(*parts: Any, length: int = 16) -> str:
 
 
 def episode_id(env_id: str, scenario_id: str, seed: int | None) -> str:
-    """``stable_hash("episode", env_id, scenario_id, seed)``; computed once per ``reset``, so the
-    common case (string ids, an int seed) writes that same canonical JSON without ``json.dumps``
-    (in one f-string: a chain of ``+`` builds every intermediate string)."""
-    if type(env_id) is str and type(scenario_id) is str and (seed is None or type(seed) is int):
-        seed_json = "null" if seed is None else seed
-        blob = f'["episode",{encode_basestring(env_id)},{encode_basestring(scenario_id)},{seed_json}]'
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    """The id of the episode that ``seed`` gives on this env and scenario (same inputs, same id)."""
     return stable_hash("episode", env_id, scenario_id, seed)
 
 

@@ -26,7 +26,7 @@ def strip_thinking(text: str) -> Stripped:
     Complete blocks are removed; an unclosed opening block drops everything after it. A stray
     closing tag (reasoning models whose template opens the block) drops everything before it.
     """
-    if _HINT.search(text) is None:
+    if ">" not in text or _HINT.search(text) is None:  # no tag at all, or no think tag
         return Stripped(text, "", None)
     thoughts: list[str] = []
 

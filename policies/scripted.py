@@ -76,7 +76,7 @@ class ReplayPolicy(Policy):
     def __init__(self, episode: EpisodeRecord | Sequence[Mapping[str, Any]], role: str) -> None:
         super().__init__()
         if isinstance(episode, EpisodeRecord):
-            events = [e.model_dump(mode="json") for e in episode.events]
+            events = [e.to_dict() for e in episode.events]
             episode_id = episode.episode_id
         else:
             events = [dict(e) for e in episode]

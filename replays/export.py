@@ -2,7 +2,7 @@
 
 Prompts are the exact observations the agent acted on: each episode is replayed through its env
 (the event log is the state), so the exported prompt is byte for byte what the policy saw (without
-Ditto feedback unless ``privileged=True``). Formats (conversational, as TRL expects them):
+Ditto feedback unless ``with_feedback=True``). Formats (conversational, as TRL expects them):
 
 - ``sft``: ``messages`` — the role's view of the episode up to its last action, plus that action;
 - ``prompt_completion``: ``prompt`` (messages) and ``completion`` (one assistant message), per action;
@@ -92,7 +92,7 @@ def action_rows(
     min_score: float | None = None,
     max_score: float | None = None,
     statuses: Sequence[str] = ("ok",),
-    privileged: bool = False,
+    with_feedback: bool = False,
     include_thinking: bool = False,
 ) -> list[ActionRow]:
     """Every action of ``role`` (default: each episode's policy agents) with its prompt and score."""
@@ -120,7 +120,7 @@ def action_rows(
             if not wanted:
                 continue
             out.extend(
-                _collect(record, run, wanted, digests.get(record.episode_id), privileged, include_thinking)
+                _collect(record, run, wanted, digests.get(record.episode_id), with_feedback, include_thinking)
             )
     return out
 
@@ -130,7 +130,7 @@ def _collect(
     run_id: str,
     wanted: dict[str, float | None],
     digests: dict[int, str] | None,
-    privileged: bool,
+    with_feedback: bool,
     include_thinking: bool,
 ) -> list[ActionRow]:
     """Replay ``record`` and keep the actions of the ``wanted`` roles (role -> score)."""
@@ -148,7 +148,7 @@ def _collect(
             )
         )  # fmt: skip
 
-    report = replay_record(record, digests, on_action=on_action, privileged=privileged)
+    report = replay_record(record, digests, on_action=on_action, with_feedback=with_feedback)
     if not report.ok:
         raise RuntimeError(f"cannot export {record.episode_id}: the replay does not reproduce it: {report}")
     return collected

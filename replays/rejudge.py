@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from judges.judgment import Judgment
 from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
-from replays.rows import CallRecord, JudgmentRow, judge_id
+from replays.tables import CallRecord, JudgmentRow, judge_id
 
 if TYPE_CHECKING:
     from replays.store import ReplayStore

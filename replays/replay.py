@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from osim_env.data import Scenario
 from osim_env.episode import EpisodeRecord
 from osim_env.events import Event
 from osim_env.seeding import stable_hash
+from replays.store import ReplayStore
 
 
 def observation_digest(observation: Mapping[str, Any]) -> str:
@@ -68,11 +70,13 @@ OnAction = Callable[[str, dict[str, Any], Any, Event], None]
 
 def _normal(event: Event) -> dict[str, Any]:
     """An event as plain JSON data (tuples as lists), the form the store keeps."""
-    return json.loads(json.dumps(event.model_dump(mode="json"), sort_keys=True, default=str))
+    return json.loads(json.dumps(event.to_dict(), sort_keys=True, default=str))
 
 
 def _is_action(event: Event, agents: tuple[str, ...]) -> bool:
-    return event.source in agents and "raw" in event.payload and event.kind not in ("join", "leave", "end")
+    """An agent's action: its first event carries the action string. (A scheduled join or leave has
+    an agent as its source too, but no action string; a Sotopia "leave" action has one.)"""
+    return event.source in agents and "raw" in event.payload and event.kind not in ("join", "end")
 
 
 def _is_abort(event: Event) -> bool:
@@ -89,8 +93,6 @@ def rebuild_env(record: EpisodeRecord) -> Any:
 def reset_options(env: Any, record: EpisodeRecord) -> dict[str, Any]:
     """Reset options that rebuild the stored episode: its row under its stored id (rows need not
     carry an index) and the Ditto feedback it was given at reset, if any."""
-    from osim_env.rows import Scenario
-
     options: dict[str, Any] = {
         "scenario": Scenario(env.row_model.model_validate(record.scenario), record.scenario_id)
     }
@@ -105,13 +107,13 @@ def replay_record(
     digests: Mapping[int, str] | None = None,
     *,
     on_action: OnAction | None = None,
-    privileged: bool = True,
+    with_feedback: bool = True,
 ) -> ReplayReport:
     """Re-step ``record``'s actions in a rebuilt env; report the first difference, if any.
 
     ``digests`` maps the index of each action's first event to the digest of the observation the
     agent acted on. ``on_action`` sees every re-stepped action (export builds prompts from it);
-    ``privileged=False`` hands it observations without Ditto feedback.
+    ``with_feedback=False`` hands it observations without the verbal feedback given at reset.
     """
     digests = dict(digests or {})
     env = rebuild_env(record)
@@ -149,8 +151,8 @@ def replay_record(
             if on_action is not None:
                 seen = (
                     observation
-                    if privileged
-                    else {**observation, "messages": env.messages_for(agent, include_privileged=False)}
+                    if with_feedback
+                    else {**observation, "messages": env.messages_for(agent, with_feedback=False)}
                 )
                 on_action(agent, seen, action, expected)
             env.step(action)
@@ -161,6 +163,14 @@ def replay_record(
     if len(env.log) != len(stored):
         return report(Mismatch(len(env.log), "length", f"{len(stored)} events", f"{len(env.log)} events"))
     return report(None)
+
+
+def replay_stored(store: ReplayStore, episode_id: str, run_id: str | None = None) -> ReplayReport:
+    """Rebuild a stored episode's env, re-step its actions and check every observation and event
+    (``episode_id`` may be a unique prefix; ``run_id`` is needed when several runs hold it)."""
+    run_id, episode_id = store.resolve(episode_id, run_id)
+    record = store.episode(episode_id, run_id)
+    return replay_record(record, store.observation_digests(episode_id, run_id))
 
 
 def _first_difference(stored: list[Event], live: list[Event], start: int) -> Mismatch | None:

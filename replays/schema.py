@@ -102,7 +102,7 @@ TABLES: dict[str, str] = {
 # JSON in ``payload_extra``; ``payload_keys`` is the payload's key order (a JSON list).
 PAYLOAD_COLUMNS: tuple[str, ...] = ("text", "action_type", "raw", "thinking", "reason")
 
-# An event's payload as JSON, rebuilt from those columns (``replays.rows.payload_columns`` writes them):
+# An event's payload as JSON, rebuilt from those columns (``replays.tables.payload_columns`` writes them):
 # each key of ``payload_keys`` in order, its value from ``payload_extra`` when there, else its column.
 _COLUMN_OF_KEY = " ".join(f"WHEN '{c}' THEN v.{c}" for c in PAYLOAD_COLUMNS)
 PAYLOAD_JSON = f"""CAST('{{' || array_to_string(list_transform(

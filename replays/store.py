@@ -3,7 +3,9 @@
 Writes go through Arrow: a batch of finished episodes becomes a few Arrow tables that are registered
 with DuckDB and copied with ``INSERT ... SELECT`` inside one transaction, so a batch is either fully
 stored or not at all (a killed sweep loses at most its unflushed buffer and never half an episode).
-Reads are the SQL views of ``replays.schema`` and DataFrame accessors over them.
+Reads are the SQL views of ``replays.schema`` and DataFrame accessors over them. What is built on
+top of a store (replay checks, re-judging, training exports) lives in its own module and takes the
+store as an argument: ``replays.replay``, ``replays.rejudge``, ``replays.export``.
 """
 
 from __future__ import annotations
@@ -22,17 +24,27 @@ from judges.judgment import Feedback, Judgment
 from osim_env.episode import EpisodeRecord
 from osim_env.events import Event
 from osim_env.seeding import stable_hash
-from replays import rows as R
 from replays.schema import SCHEMA, SCHEMA_VERSION, TABLES, ddl
+from replays.tables import (
+    PAYLOAD_COLUMNS,
+    CallRecord,
+    EpisodeResult,
+    JudgmentRow,
+    calls_of,
+    episodes_table,
+    events_table,
+    judgments_table,
+    model_calls_table,
+    payload_of,
+    run_judgments_table,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from replays.replay import ReplayReport
 
 CATALOG = "osim_replays"
-# Statuses of episodes a sweep has finished (every stored episode is finished).
-RESUMABLE_SKIP = ("ok", "judge_error", "unjudged", "failed")
 # Rows per row group. DuckDB writes a transaction's full row groups straight to the file, compressed
 # (an "optimistic write"), and logs only their location; smaller groups are copied into the write-ahead
 # log at commit and compressed again at the next checkpoint. A batch of finished episodes holds a few
@@ -41,11 +53,11 @@ ROW_GROUP_SIZE = 4096
 EVENTS_INSERT = (
     "INSERT INTO {table} SELECT ?, episode_id, idx, turn, kind, source, "
     "CASE WHEN visibility IS NULL THEN NULL ELSE string_split(visibility, chr(31)) END, "
-    f"{', '.join(R.PAYLOAD_COLUMNS)}, payload_keys, payload_extra FROM {{buf}}"
+    f"{', '.join(PAYLOAD_COLUMNS)}, payload_keys, payload_extra FROM {{buf}}"
 )
 INSERT_ALL = "INSERT INTO {table} SELECT * FROM {buf}"
 # The payload columns of an event as struct fields (``records`` rebuilds payloads from them).
-_PAYLOAD_FIELDS = ", ".join(f"'{c}': v.{c}" for c in R.PAYLOAD_COLUMNS)
+_PAYLOAD_FIELDS = ", ".join(f"'{c}': v.{c}" for c in PAYLOAD_COLUMNS)
 
 
 def osim_version() -> str:
@@ -163,7 +175,7 @@ class ReplayStore:
                     [json.dumps(dict(judges or {}), sort_keys=True, default=str)], pa.string()
                 ),
                 "osim_version": pa.array([osim_version()], pa.string()),
-                "created_at": pa.array([R.utcnow()], pa.timestamp("us")),
+                "created_at": pa.array([utcnow()], pa.timestamp("us")),
             }
         )
         with self.transaction():
@@ -198,10 +210,10 @@ class ReplayStore:
     def write(
         self,
         run_id: str,
-        results: Sequence[R.EpisodeResult],
+        results: Sequence[EpisodeResult],
         *,
         replace: bool = False,
-        calls: Sequence[R.CallRecord] = (),
+        calls: Sequence[CallRecord] = (),
     ) -> int:
         """Store finished episodes (and batch-level model ``calls``) in one transaction. Returns how
         many episodes were written.
@@ -211,10 +223,10 @@ class ReplayStore:
         """
         if not results and not calls:
             return 0
-        unique: dict[str, R.EpisodeResult] = {}
+        unique: dict[str, EpisodeResult] = {}
         for r in results:
             unique.setdefault(r.episode_id, r)
-        now = R.utcnow()
+        now = utcnow()
         with self.transaction():
             ids = pa.table({"episode_id": pa.array(list(unique), pa.string())})
             self.con.register("_osim_ids", ids)
@@ -237,25 +249,25 @@ class ReplayStore:
             finally:
                 self.con.unregister("_osim_ids")
             batch = list(unique.values())
-            calls = [*R.calls_of(batch), *calls]
+            calls = [*calls_of(batch), *calls]
             if calls:
-                self._insert("model_calls", R.model_calls_table(run_id, calls))
+                self._insert("model_calls", model_calls_table(run_id, calls))
             if not batch:
                 return 0
-            self._insert("episodes", R.episodes_table(run_id, batch, now))
+            self._insert("episodes", episodes_table(run_id, batch, now))
             # One statement for the whole batch: DuckDB writes its full row groups straight to the file.
-            self._insert("events", R.events_table(batch), EVENTS_INSERT, [run_id])
-            judgments = R.run_judgments_table(batch, run_id, now)
+            self._insert("events", events_table(batch), EVENTS_INSERT, [run_id])
+            judgments = run_judgments_table(batch, run_id, now)
             if judgments is not None:
                 self._insert("judgments", judgments)
         return len(batch)
 
-    def write_judgments(self, run_id: str, rows: Sequence[R.JudgmentRow], *, replace: bool = True) -> int:
+    def write_judgments(self, run_id: str, rows: Sequence[JudgmentRow], *, replace: bool = True) -> int:
         """Store judgments (e.g. from ``rejudge``) in one transaction; with ``replace`` an earlier
         judgment by the same judge and origin for the same episode and agent is replaced."""
         if not rows:
             return 0
-        table = R.judgments_table(run_id, rows, R.utcnow())
+        table = judgments_table(run_id, rows, utcnow())
         with self.transaction():
             if replace:
                 self.con.register("_osim_new", table)
@@ -271,11 +283,11 @@ class ReplayStore:
             self._insert("judgments", table)
         return len(rows)
 
-    def write_calls(self, run_id: str, calls: Sequence[R.CallRecord]) -> int:
+    def write_calls(self, run_id: str, calls: Sequence[CallRecord]) -> int:
         if not calls:
             return 0
         with self.transaction():
-            self._insert("model_calls", R.model_calls_table(run_id, calls))
+            self._insert("model_calls", model_calls_table(run_id, calls))
         return len(calls)
 
     def _insert(
@@ -473,34 +485,6 @@ class ReplayStore:
             if t != "meta"
         }
 
-    # -- replay, rejudge, export --------------------------------------------------------------------
-    def replay(self, episode_id: str, run_id: str | None = None) -> ReplayReport:
-        """Rebuild the episode's env, re-step its stored actions and check every observation."""
-        from replays.replay import replay_record
-
-        run_id, episode_id = self.resolve(episode_id, run_id)
-        record = self.episode(episode_id, run_id)
-        return replay_record(record, self.observation_digests(episode_id, run_id))
-
-    def rejudge(self, run_id: str, judge: Any, **kwargs: Any) -> Any:
-        """Score stored episodes of ``run_id`` with ``judge`` without re-simulating (``replays.rejudge``)."""
-        from replays.rejudge import rejudge
-
-        return rejudge(self, run_id, judge, **kwargs)
-
-    def export(self, kind: str, path: str | Path, **filters: Any) -> tuple[Path, int]:
-        """Write TRL-format training data (``sft``, ``prompt_completion``, ``preference``) to Parquet
-        or JSONL; see ``replays.export``."""
-        from replays.export import export
-
-        return export(self, kind, path, **filters)  # type: ignore[arg-type]
-
-    def to_dataset(self, kind: str, **filters: Any) -> Any:
-        """The same rows as a ``datasets.Dataset``."""
-        from replays.export import to_dataset
-
-        return to_dataset(self, kind, **filters)  # type: ignore[arg-type]
-
 
 def _record(row: Sequence[Any]) -> EpisodeRecord:
     (_, episode_id, env_id, scenario_id, seed, scenario, options, agents, policy_agents, status, termination,
@@ -515,15 +499,17 @@ def _record(row: Sequence[Any]) -> EpisodeRecord:
         agents=tuple(agents or ()),
         policy_agents=tuple(policy_agents or ()),
         events=tuple(
-            Event(
-                index=e["index"],
-                turn=e["turn"],
-                kind=e["kind"],
-                source=e["source"],
-                visibility=None if e["visibility"] is None else tuple(e["visibility"]),
-                payload=R.payload_of(
-                    _keys(e["keys"]), json.loads(e["extra"]) if e["extra"] is not None else None, e
-                ),
+            Event.validate(
+                {
+                    "index": e["index"],
+                    "turn": e["turn"],
+                    "kind": e["kind"],
+                    "source": e["source"],
+                    "visibility": e["visibility"],
+                    "payload": payload_of(
+                        _keys(e["keys"]), json.loads(e["extra"]) if e["extra"] is not None else None, e
+                    ),
+                }
             )
             for e in (events or [])
         ),

@@ -10,9 +10,9 @@ from pathlib import Path
 import datasets
 import pytest
 
-from osim_env.cli import main
-from osim_env.rows import fixture_path
-from replays import ReplayStore
+from osim.cli import main
+from osim_env.data import fixture_path
+from replays import ReplayStore, replay_stored
 
 FIXTURE = fixture_path("scenarios.hitom")
 
@@ -50,7 +50,7 @@ def test_demo_runs_offline_on_the_tiny_model(tmp_path: Path, tiny_model_dir: Pat
         # Every episode's model calls are recorded, and every episode replays exactly.
         assert len(s.model_calls()) > 0
         for row in episodes.itertuples():
-            assert s.replay(row.episode_id, row.run_id).ok
+            assert replay_stored(s, row.episode_id, row.run_id).ok
 
 
 def test_envs_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,7 +161,7 @@ def test_judge_model_is_refused_for_rule_judged_envs(tmp_path: Path) -> None:
 
 
 def test_judge_model_sets_the_llm_judge_option_of_sotopia() -> None:
-    from osim_env.cli import _with_judge_model
+    from osim.cli import _with_judge_model
 
     options = _with_judge_model("soul/sotopia-v0", {"max_turns": 4}, "openai:judge@http://127.0.0.1:9/v1")
     assert options == {"max_turns": 4, "judge_model": "openai:judge@http://127.0.0.1:9/v1"}

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import osim_env
-from osim_env.rows import RowError
+from osim_env.data import RowError
 from scenarios import hitom
 
 ROW = json.loads(Path("scenarios/hitom/data/fixture.jsonl").read_text().splitlines()[0])["extra_info"]

@@ -6,9 +6,10 @@ import pytest
 from judges_fakes import GOOD_SCORES, FakeJudgeModel, record_with_turns, sotopia_answer, sotopia_episode
 
 from judges.detectors import JudgeAddress
-from judges.judgment import Judgment, SyncJudge
+from judges.judgment import Judgment
 from judges.rubric import Jury, Rubric
 from judges.rules import LexicalDiversityJudge, MCQJudge, TokenF1Judge
+from judges.sync_judge import SyncJudge
 from scenarios.sotopia.judge import SotopiaJudge
 
 ROW = {"gold": "B", "answer": "cat sat down"}

@@ -148,7 +148,7 @@ def test_hf_policy_plays_a_full_sotopia_episode_deterministically(
         policy = HFPolicy(tiny_model_dir, max_new_tokens=32)
         records.append(sotopia_episode(policy, policy))
         check_full_sotopia_episode(records[-1], len(policy.pop_calls()))
-    first, second = ([e.model_dump(mode="json") for e in r.events] for r in records)
+    first, second = ([e.to_dict() for e in r.events] for r in records)
     assert first == second
     assert records[0].termination == "max_turns (20) reached"
 

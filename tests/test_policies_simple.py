@@ -79,9 +79,7 @@ def test_replay_reproduces_a_stored_episode(sotopia_episode) -> None:
     replayed = sotopia_episode(
         ReplayPolicy(original, "agent1"), ReplayPolicy(original, "agent2"), max_turns=8
     )
-    assert [e.model_dump(mode="json") for e in replayed.events] == [
-        e.model_dump(mode="json") for e in original.events
-    ]
+    assert [e.to_dict() for e in replayed.events] == [e.to_dict() for e in original.events]
     # The raw action (thinking included) is what gets replayed; the env keeps the thinking apart.
     assert ReplayPolicy(original, "agent1").actions[1].startswith("<think>stay firm</think>")
     assert original.events_of("agent1")[1].payload["thinking"] == "stay firm"
@@ -89,7 +87,7 @@ def test_replay_reproduces_a_stored_episode(sotopia_episode) -> None:
 
 def test_replay_from_event_dicts_and_running_out(sotopia_episode) -> None:
     original = sotopia_episode(ScriptedPolicy([speak("hi")]), ScriptedPolicy([speak("hello")]), max_turns=4)
-    dicts = [e.model_dump(mode="json") for e in original.events]
+    dicts = [e.to_dict() for e in original.events]
     policy = ReplayPolicy(dicts, "agent2")
     assert policy.actions == [speak("hello")] * 2
     assert [policy.act(OBS), policy.act(OBS)] == [speak("hello")] * 2

@@ -43,7 +43,7 @@ class Verdict(BaseModel):
 
 
 def events_of(record) -> list[dict]:
-    return [e.model_dump(mode="json") for e in record.events]
+    return [e.to_dict() for e in record.events]
 
 
 @pytest.fixture(scope="module")

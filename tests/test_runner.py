@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from testing_judges import ValidTurnShareJudge
 
-from judges.judgment import Judgment, SyncJudge
+from judges.judgment import Judgment
+from judges.sync_judge import SyncJudge
+from osim.runner import Runner, jobs_for
 from osim_env.episode import EpisodeRecord
-from osim_env.runner import Runner, jobs_for
 from policies import BatchPolicyError, ChatRequest, Completion, PolicyError, ScriptedPolicy
-from replays import ReplayStore
+from replays import ReplayStore, replay_stored
 from replays.schema import SCHEMA
 
 LINES = [
@@ -120,7 +121,7 @@ def test_auxiliary_roles_play_their_default_policy_on_the_tiny_model(
             partner = ({"agent1", "agent2"} - {policy_agent}).pop()
             assert policies[policy_agent]["model"] == "evaluated"
             assert policies[partner]["backend"] == "hf"
-            assert store.replay(row.episode_id, runner.run_id).ok
+            assert replay_stored(store, row.episode_id, runner.run_id).ok
         calls = store.model_calls(runner.run_id)
         hf = calls[calls["policy"].str.contains('"backend":"hf"')]
         assert len(hf) == int(episodes["n_turns"].sum()) // 2
@@ -149,7 +150,7 @@ def test_policy_failures_fail_only_their_episodes(tmp_path: Path, fake: type) ->
             # The failure is never conversation text and never a score.
             assert not any("503" in e.text or "429" in e.text for e in record.events if e.kind != "end")
             assert store.judgments(episode_id, runner.run_id) == []
-            assert store.replay(episode_id, runner.run_id).ok
+            assert replay_stored(store, episode_id, runner.run_id).ok
         ok = episodes[episodes["status"] == "ok"]
         assert ok["score"].notna().all() and (ok["n_turns"] == 4).all()
     if fake is FakePartialBatchPolicy:  # the successful requests of a partly failed batch are kept
@@ -202,7 +203,7 @@ def test_restart_skips_stored_episodes_and_retry_failed(tmp_path: Path) -> None:
 
 def _sweep_command(store: Path) -> list[str]:
     return [
-        sys.executable, "-m", "osim_env.cli", "run", "soul/sotopia-v0",
+        sys.executable, "-m", "osim.cli", "run", "soul/sotopia-v0",
         "--policy", "tiny?max_new_tokens=24", "--role", "agent1=tiny?max_new_tokens=24",
         "--role", "agent2=tiny?max_new_tokens=24", "--no-judge", "--episodes", "10", "--seed", "3",
         "--concurrency", "2", "--write-batch", "2", "--option", "max_turns=6", "--store", str(store),

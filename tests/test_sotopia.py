@@ -9,7 +9,7 @@ import pytest
 from testing_judges import FailingJudge, ValidTurnShareJudge
 
 import osim_env
-from osim_env.rows import RowError
+from osim_env.data import RowError
 from scenarios import sotopia
 from scenarios.sotopia.schema import SotopiaRow
 
@@ -84,6 +84,41 @@ def test_strict_json_and_malformed_json_are_invalid_and_shown_as_did_nothing():
     assert env.unwrapped.log[2].payload["reason"].startswith("malformed JSON action")
 
 
+@pytest.mark.parametrize(
+    "action, kind, expected",
+    [
+        ('{"action_type": "speak", "argument": " 120? "}', "message", "120?"),
+        ('  {"action_type": "action", "argument": "shrugs"}\n', "action", "shrugs"),
+        ('Sure: {"action_type": "speak", "argument": "deal"}', "message", "deal"),
+        ("I'd say {roughly} 120, if you throw in the records.", "message", "I'd say {roughly} 120, if you"),
+        ("Fine. {not json at all", "message", "Fine. {not json at all"),
+        ('{"action_type": "speak", "argument": ', "invalid_action", "malformed JSON action"),
+        ('```json\n{"action_type": "speak"\n```', "invalid_action", "malformed JSON action"),
+        ('{"action_type": "speak", "argument": "  "}', "invalid_action", "'speak' needs a non-empty argument"),
+        ('{"action_type": ["speak"], "argument": "x"}', "invalid_action", "action_type must be one of"),
+        ('{"action_type": "speak", "argument": 5}', "invalid_action", "argument must be a string, got int"),
+        ('{"action_type": "speak", "argument": "x", "to": "b"}', "invalid_action", "unexpected keys ['to']"),
+        ('{"action_type": "none"}', "action", ""),
+        ("   ", "invalid_action", "empty action"),
+    ],
+)
+def test_action_strings_and_what_they_become(action, kind, expected):
+    env = make()
+    env.step(action)
+    event = env.unwrapped.log[0]
+    assert event.kind == kind and event.payload["raw"] == action
+    shown = event.payload["reason"] if kind == "invalid_action" else event.text
+    assert shown.startswith(expected)
+
+
+def test_braces_in_plain_speech_stay_speech():
+    env = make()
+    env.step("Honestly {and I mean it} that is my last offer.")
+    event = env.unwrapped.log[0]
+    assert event.kind == "message" and event.payload["format_lenient"] is True
+    assert event.text == "Honestly {and I mean it} that is my last offer."
+
+
 def test_leaving_ends_the_episode_and_the_judge_sets_rewards():
     judge = ValidTurnShareJudge()
     env = make(judge=judge)
@@ -120,8 +155,10 @@ def test_max_turns_truncates_and_four_idle_actions_terminate():
 
 def test_a_judge_failure_is_an_error_not_a_score():
     env = make(judge=FailingJudge())
-    env.step(json.dumps({"action_type": "leave", "argument": ""}))
+    with pytest.warns(RuntimeWarning, match=rf"episode {env.unwrapped.episode_id}.*judge call timed out"):
+        env.step(json.dumps({"action_type": "leave", "argument": ""}))
     raw = env.unwrapped
+    assert env.rewards["agent1"] == 0.0  # finite, as PettingZoo requires; infos say it is no score
     assert raw.status == "judge_error"
     assert env.infos["agent1"]["judge_error"].startswith("judge call timed out")
     assert env.infos["agent1"]["score"] is None
@@ -182,7 +219,7 @@ def test_feedback_is_private_to_the_policy_agent_and_droppable():
     raw = env.unwrapped
     assert "Feedback from a previous attempt" in env.observe("agent1")["messages"][0]["content"]
     assert "concede slowly" not in json.dumps(env.observe("agent2"))
-    assert "concede slowly" not in json.dumps(raw.messages_for("agent1", include_privileged=False))
+    assert "concede slowly" not in json.dumps(raw.messages_for("agent1", with_feedback=False))
 
 
 def test_loads_published_parquet_and_jsonl(tmp_path):
@@ -219,3 +256,33 @@ def test_malformed_rows_name_file_row_and_field(tmp_path):
     broken.write_text(good + "\n{not json\n")
     with pytest.raises(RowError, match="row 1"):
         sotopia.load(broken)
+
+
+def test_on_judge_error_raise_ends_the_episode_then_raises():
+    env = make(judge=FailingJudge(), on_judge_error="raise")
+    with pytest.raises(osim_env.JudgeFailed, match="judge call timed out") as failure:
+        env.step(json.dumps({"action_type": "leave", "argument": ""}))
+    raw = env.unwrapped
+    assert failure.value.episode_id == raw.episode_id
+    assert failure.value.errors == {"agent1": "judge call timed out after 3 attempts"}
+    # The episode is over and readable: the log, the statuses, the infos.
+    assert raw.status == "judge_error" and all(env.terminations.values())
+    assert raw.log[-1].kind == "end" and env.infos["agent1"]["score"] is None
+    assert raw.episode_record().status == "judge_error"
+
+
+def test_a_judge_that_raises_is_a_judge_error_too():
+    def broken_judge(record):
+        raise ConnectionError("judge endpoint unreachable")
+
+    env = make(judge=broken_judge)
+    with pytest.warns(RuntimeWarning, match="ConnectionError: judge endpoint unreachable"):
+        env.step(json.dumps({"action_type": "leave", "argument": ""}))
+    assert env.unwrapped.status == "judge_error"
+    assert env.rewards == {"agent1": 0.0, "agent2": 0.0}
+    assert env.infos["agent1"]["score"] is None and "unreachable" in env.infos["agent1"]["judge_error"]
+
+
+def test_on_judge_error_must_be_warn_or_raise():
+    with pytest.raises(ValueError, match="on_judge_error"):
+        osim_env.make("soul/sotopia-v0", scenario=0, on_judge_error="ignore")

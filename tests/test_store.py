@@ -12,9 +12,9 @@ from testing_judges import ValidTurnShareJudge
 
 import osim_env
 from judges.judgment import Judgment
-from osim_env.runner import EpisodeJob, Runner, jobs_for
+from osim.runner import EpisodeJob, Runner, jobs_for
 from policies import ScriptedPolicy
-from replays import EpisodeResult, ReplayStore, observation_digest
+from replays import EpisodeResult, ReplayStore, export, observation_digest, rejudge, replay_stored, to_dataset
 from replays.schema import SCHEMA
 from scenarios.hitom.judge import hitom_judge
 
@@ -64,7 +64,7 @@ def test_round_trip_records_views_and_replay(tmp_path: Path) -> None:
             assert record.scenario == env.unwrapped.scenario.row.model_dump(mode="json")
             assert record.options["max_turns"] == 6
             assert row.n_events == len(record.events)
-            report = store.replay(row.episode_id, runner.run_id)
+            report = replay_stored(store, row.episode_id, runner.run_id)
             assert report.ok, str(report)
             assert report.observations_checked == report.n_actions > 0
             assert row.score == pytest.approx(store.judgments(row.episode_id)[0].score)
@@ -143,16 +143,16 @@ def test_replay_reports_first_differing_observation_and_event(tmp_path: Path) ->
         shas = [digests[i] for i in sorted(digests)]
         tampered = [*shas[:1], "0" * 64, *shas[2:]]
         store.con.execute(f"UPDATE {SCHEMA}.episodes SET observation_sha = ?", [tampered])
-        report = store.replay(episode_id)
+        report = replay_stored(store, episode_id)
         assert not report.ok and report.mismatch.what == "observation"
         assert report.mismatch.event_index == second_action
         assert report.mismatch.expected == "0" * 64
         # A tampered event (its text edited in the store): that event is the first difference.
         store.con.execute(f"UPDATE {SCHEMA}.episodes SET observation_sha = ?", [shas])
-        assert store.replay(episode_id).ok
+        assert replay_stored(store, episode_id).ok
         assert record.events[second_action].text
         store.con.execute(f"UPDATE {SCHEMA}.events SET text = 'edited' WHERE idx = ?", [second_action])
-        report = store.replay(episode_id)
+        report = replay_stored(store, episode_id)
         assert not report.ok and report.mismatch.what == "event"
         assert report.mismatch.event_index == second_action
         assert report.mismatch.expected["payload"]["text"] == "edited"
@@ -165,9 +165,9 @@ def test_rejudge_adds_judgments_without_resimulating(tmp_path: Path) -> None:
     with ReplayStore(path) as store:
         events_before = store.counts()["events"]
         judge = ValidTurnShareJudge()
-        summary = store.rejudge(runner.run_id, judge)
+        summary = rejudge(store, runner.run_id, judge)
         assert summary.episodes == 4 and summary.errors == 0 and len(judge.seen) == 4
-        again = store.rejudge(runner.run_id, ValidTurnShareJudge())
+        again = rejudge(store, runner.run_id, ValidTurnShareJudge())
         assert again.judgments == summary.judgments
         scores = store.scores(runner.run_id)
         assert (scores["origin"] == "rejudge").sum() == 4  # replaced, not duplicated
@@ -181,11 +181,11 @@ def test_exports_load_with_datasets_in_trl_formats(tmp_path: Path) -> None:
     path = tmp_path / "e.duckdb"
     runner = hitom_run(path, ["A", "B", "C", "D"])
     with ReplayStore(path) as store:
-        sft, n_sft = store.export("sft", tmp_path / "sft.parquet", run_id=runner.run_id)
-        pc, n_pc = store.export("prompt_completion", tmp_path / "pc.jsonl", run_id=runner.run_id)
-        pref, n_pref = store.export("preference", tmp_path / "pref.parquet", run_id=runner.run_id)
-        best, n_best = store.export("sft", tmp_path / "best.parquet", run_id=runner.run_id, min_score=0.5)
-        in_memory = store.to_dataset("prompt_completion", run_id=runner.run_id, role="answerer")
+        sft, n_sft = export(store, "sft", tmp_path / "sft.parquet", run_id=runner.run_id)
+        pc, n_pc = export(store, "prompt_completion", tmp_path / "pc.jsonl", run_id=runner.run_id)
+        pref, n_pref = export(store, "preference", tmp_path / "pref.parquet", run_id=runner.run_id)
+        best, n_best = export(store, "sft", tmp_path / "best.parquet", run_id=runner.run_id, min_score=0.5)
+        in_memory = to_dataset(store, "prompt_completion", run_id=runner.run_id, role="answerer")
     assert (n_sft, n_pc, n_pref, n_best) == (4, 4, 3, 1)
     sft_ds = datasets.load_dataset("parquet", data_files=str(sft), split="train")
     assert "messages" in sft_ds.column_names
@@ -238,3 +238,18 @@ def test_records_filter_and_ambiguous_ids(tmp_path: Path) -> None:
             store.episode(episode_id)
         assert store.episode(episode_id, second.run_id).events[0].payload["raw"] == "<answer>B</answer>"
         assert len(list(store.records(statuses=["ok"]))) == 2
+
+
+def test_an_episode_that_ends_by_leaving_replays_exactly(tmp_path: Path) -> None:
+    """A Sotopia "leave" is an agent's action (it carries the action string), so replay re-steps it;
+    scheduled joins and leaves carry none and are not re-stepped."""
+    leave = '{"action_type": "leave", "argument": ""}'
+    policy = ScriptedPolicy([SOTOPIA_LINES[0], leave], name="then-leave")
+    runner = Runner(tmp_path / "runs.duckdb", policy=policy, judge=False, progress=False)
+    runner.roles = {"agent1": policy, "agent2": policy}
+    runner.run(jobs_for("soul/sotopia-v0", 2, seed=3))
+    with ReplayStore(tmp_path / "runs.duckdb") as store:
+        for row in store.episodes(runner.run_id).itertuples():
+            assert row.termination.endswith(" left")
+            report = replay_stored(store, row.episode_id, runner.run_id)
+            assert report.ok and report.n_actions >= 1, str(report)

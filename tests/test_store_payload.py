@@ -13,7 +13,7 @@ import pytest
 from osim_env.episode import EpisodeRecord
 from osim_env.events import EventLog
 from replays import EpisodeResult, ReplayStore
-from replays.rows import events_table
+from replays.tables import events_table
 
 HUGE = "Long message. " * 80_000  # about 1.1 MB
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from judges.judgment import Judgment, SyncJudge
+from judges.judgment import Judgment
+from judges.sync_judge import SyncJudge
 from osim_env.episode import EpisodeRecord
 
 

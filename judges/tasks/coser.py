@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from judges.llm import JudgeModel, LLMJudge, Query, Scored
 from judges.overlap import bleu4, rouge_l
+from osim_env.data import decode_structured
 from osim_env.episode import EpisodeRecord
-from osim_env.rows import decode_structured
 
 DIMENSIONS: dict[str, str] = {
     "storyline_consistency": (

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from judges.lexical import lexical_profile
 from judges.llm import JudgeModel, LLMJudge, Query, Scored
+from osim_env.data import decode_structured
 from osim_env.episode import EpisodeRecord
-from osim_env.rows import decode_structured
 from osim_env.seeding import derive_seed
 
 JUDGES = ("gteval", "pi", "rnr")

@@ -20,8 +20,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from judges.judgment import Judgment
-from judges.llm import JudgeModel, LLMJudge, Query, Scored, run_sync
+from judges.llm import JudgeModel, LLMJudge, Query, Scored
 from judges.rules import ChoiceLeakJudge, final_text
+from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
 
 END_TOKEN = "<|endconversation|>"

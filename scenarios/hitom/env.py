@@ -1,4 +1,8 @@
-"""``soul/hitom-v0``: higher-order theory of mind, one MCQ answer (soul-tasks.md §2.2)."""
+"""``soul/hitom-v0``: higher-order theory of mind, one multiple-choice answer (docs/tasks.md#hitom).
+
+One role, one turn: the answerer reads a story and a question about nested beliefs and answers with
+a letter in ``<answer>`` tags. An answer that names no single letter is invalid and scores 0.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +16,14 @@ from osim_env.factories import env_factories
 from osim_env.scheduling import Alternation, Scheduler
 from scenarios.hitom.judge import hitom_judge
 from scenarios.hitom.prompts import question_prompt
-from scenarios.hitom.schema import DATA_SOURCE, HiToMRow
+from scenarios.hitom.schema import HiToMRow
 
 
 class HiToMEnv(TextEnv):
     env_id: ClassVar[str] = "soul/hitom-v0"
     roles: ClassVar[tuple[str, ...]] = ("answerer",)
     row_model = HiToMRow
-    task_package: ClassVar[str] = "scenarios.hitom"
     default_max_turns: ClassVar[int] = 1
-    metadata: ClassVar[dict[str, Any]] = {
-        "render_modes": ["ansi", "human"],
-        "is_parallelizable": True,
-        "name": "hitom_v0",
-    }
-
-    @property
-    def row(self) -> HiToMRow:
-        assert self.scenario is not None, "reset() first"
-        return self.scenario.row  # type: ignore[return-value]
 
     def make_scheduler(self) -> Scheduler:
         return Alternation(self.roles)
@@ -57,10 +50,6 @@ class HiToMEnv(TextEnv):
 
     def default_judge(self) -> Any:
         return hitom_judge()
-
-    @classmethod
-    def data_source(cls) -> str:
-        return DATA_SOURCE
 
 
 env, raw_env, parallel_env = env_factories(HiToMEnv)

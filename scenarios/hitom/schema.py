@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from judges.extraction import LETTERS, gold_letter, parse_options
-from osim_env.rows import decode_structured
+from osim_env.data import decode_structured
 
 DATA_SOURCE = "hitom"
 

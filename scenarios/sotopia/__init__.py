@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from osim_env.rows import Scenario, load_rows
+from osim_env.data import Scenario, load_rows
 from scenarios.sotopia.schema import DATA_SOURCE, SotopiaRow
 
 

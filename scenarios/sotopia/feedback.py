@@ -52,7 +52,7 @@ def feedback_prompt(record: EpisodeRecord, judgment: Judgment) -> list[dict[str,
         )
     user = "\n\n".join(
         [
-            f"## Scenario\n{row.scenario_text()}\nRelationship: {row.relationship}",
+            f"## Scenario\n{row.setting_text()}\nRelationship: {row.relationship}",
             f"## The character you coach: {names[agent]}\n"
             f"Background: {getattr(row, f'{agent}_background') or '-'}\n"
             f"Goal: {getattr(row, f'{agent}_goal')}",

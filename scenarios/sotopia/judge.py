@@ -147,7 +147,7 @@ def judge_prompt(
     prompt says the interaction is judged so far and may continue."""
     name = row.name(agent)
     lines = [
-        f"## Scenario\n{row.scenario_text()}",
+        f"## Scenario\n{row.setting_text()}",
         f"## Relationship\n{row.relationship}",
         f"## {row.agent1_name} (agent 1)\nBackground: {row.agent1_background or '(none given)'}\n"
         f"Goal: {row.agent1_goal}",

@@ -31,7 +31,7 @@ def system_prompt(row: SotopiaRow, role: str) -> str:
     lines = [
         f"You are {name}.",
         "",
-        f"## Scenario\n{row.scenario_text()}",
+        f"## Scenario\n{row.setting_text()}",
         "",
         f"## You\nName: {name}",
     ]
@@ -55,12 +55,9 @@ def system_prompt(row: SotopiaRow, role: str) -> str:
 
 
 def turn_prompt(row: SotopiaRow, role: str, turn: int, max_turns: int) -> str:
-    return f"Turn {turn + 1} of at most {max_turns}. " + turn_instruction(row, role)
-
-
-def turn_instruction(row: SotopiaRow, role: str) -> str:
+    """The instruction after the conversation so far, on the acting character's turn."""
     return (
-        f"You are {row.name(role)}. What do you do? "
+        f"Turn {turn + 1} of at most {max_turns}. You are {row.name(role)}. What do you do? "
         'Answer with the JSON object {"action_type": ..., "argument": ...}.'
     )
 

@@ -1,11 +1,11 @@
-"""The Sotopia data row (soul-tasks.md §4.1)."""
+"""The Sotopia data row (docs/tasks.md#sotopia)."""
 
 from __future__ import annotations
 
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 DATA_SOURCE = "sotopia"
 
@@ -13,9 +13,16 @@ DATA_SOURCE = "sotopia"
 class SotopiaRow(BaseModel):
     """Two characters with private backgrounds and goals in one scenario."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, serialize_by_alias=True)
 
-    scenario: str = Field(min_length=1)
+    # The situation both characters are in. In osim "scenario" means a whole row, so the field is
+    # called "setting" in code; in data it keeps the published name "scenario" (read and written),
+    # so stored rows and the ids derived from them do not change.
+    setting: str = Field(
+        min_length=1,
+        validation_alias=AliasChoices("setting", "scenario"),
+        serialization_alias="scenario",
+    )
     agent1_name: str = Field(min_length=1)
     agent2_name: str = Field(min_length=1)
     agent1_background: str = ""
@@ -27,7 +34,7 @@ class SotopiaRow(BaseModel):
     agent1_public: str = ""
     agent2_public: str = ""
 
-    @field_validator("agent1_name", "agent2_name", "scenario", "agent1_goal", "agent2_goal")
+    @field_validator("agent1_name", "agent2_name", "setting", "agent1_goal", "agent2_goal")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
@@ -37,7 +44,7 @@ class SotopiaRow(BaseModel):
     def name(self, role: str) -> str:
         return self.agent1_name if role == "agent1" else self.agent2_name
 
-    def scenario_text(self) -> str:
-        """The scenario with ``Agent1``/``Agent2`` placeholders (any case) replaced by names."""
-        text = re.sub(r"\bagent1\b", self.agent1_name, self.scenario, flags=re.IGNORECASE)
+    def setting_text(self) -> str:
+        """The setting with ``Agent1``/``Agent2`` placeholders (any case) replaced by names."""
+        text = re.sub(r"\bagent1\b", self.agent1_name, self.setting, flags=re.IGNORECASE)
         return re.sub(r"\bagent2\b", self.agent2_name, text, flags=re.IGNORECASE)

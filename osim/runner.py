@@ -12,8 +12,8 @@ as ``failed`` with the reason (nothing is inserted into the conversation); a jud
 is a hash of the configuration, so a killed sweep restarted with the same arguments skips what it
 stored and loses nothing.
 
-``osim_env`` does not import ``replays``, ``policies`` or ``judges`` at import time; they are
-imported here when a sweep starts.
+The runner is part of the application layer: it imports policies, judges and the replay store
+directly (``osim_env`` below it imports none of them).
 """
 
 from __future__ import annotations
@@ -24,13 +24,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from judges.judgment import Judgment
+from osim.defaults import with_app_defaults
+from osim_env.aio import run_sync
 from osim_env.registration import make
-
-if TYPE_CHECKING:
-    from replays.rows import CallRecord, EpisodeResult
-    from replays.store import ReplayStore
+from osim_env.thinking import strip_thinking
+from policies.base import ChatRequest, Policy, messages_of
+from policies.spec import parse_spec
+from replays.replay import observation_digest
+from replays.store import ReplayStore
+from replays.tables import CallRecord, EpisodeResult, utcnow
 
 PolicyLike = Any  # a policies.Policy, an object with ``act_batch``, a callable obs -> str, or a spec string
 
@@ -143,20 +148,53 @@ class _Live:
     reason: str | None = None
 
     @property
-    def raw(self) -> Any:
+    def unwrapped(self) -> Any:
+        """The task env under PettingZoo's wrappers (status, log, episode record)."""
         return self.env.unwrapped
 
     @property
     def running(self) -> bool:
-        return self.raw.status == "running"
+        return self.unwrapped.status == "running"
+
+
+# A finished, judged episode on its way to the store: (episode, status, reason, judgments, judge_s).
+Judged = tuple[_Live, str, "str | None", Mapping[str, Any], "float | None"]
+
+
+@dataclass
+class _Sweep:
+    """The state of one sweep: jobs not started, episodes running, finished episodes waiting for
+    (or being) judged, and the counts so far."""
+
+    queue: list[EpisodeJob]
+    done: set[str]
+    summary: SweepSummary
+    progress: _Progress
+    start: float = field(default_factory=time.perf_counter)
+    seen: set[str] = field(default_factory=set)
+    live: list[_Live] = field(default_factory=list)
+    to_judge: dict[int, tuple[Any, list[_Live]]] = field(default_factory=dict)
+    judging: set[asyncio.Task] = field(default_factory=set)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.queue or self.live or self.to_judge or self.judging)
+
+    @property
+    def draining(self) -> bool:
+        """Nothing is left to start or step: only judging remains."""
+        return not self.queue and not self.live
+
+    def tick(self) -> None:
+        self.progress.update(self.summary, time.perf_counter() - self.start)
 
 
 class Runner:
     """Runs episode jobs concurrently and stores every finished episode.
 
     ``policy`` plays the policy agents of every env (the trained / evaluated roles); ``roles`` maps a
-    role name to a policy for that role (overriding both ``policy`` and scenario defaults); other
-    auxiliary roles get their scenario's default policy spec. Policies may be ``Policy`` objects or
+    role name to a policy for that role (overriding both ``policy`` and task defaults); other
+    auxiliary roles get their task's default policy spec. Policies may be ``Policy`` objects or
     spec strings (``policies.parse_spec``); one instance is built per distinct spec.
 
     ``judge``: ``None`` uses each env's default judge (built once per env id and options), ``False``
@@ -203,9 +241,7 @@ class Runner:
     def _resolve(self, policy: PolicyLike) -> Any:
         if isinstance(policy, str):
             if policy not in self._specs:
-                import policies
-
-                self._specs[policy] = policies.parse_spec(policy)
+                self._specs[policy] = parse_spec(policy)
             return self._specs[policy]
         if hasattr(policy, "act_batch"):
             return policy
@@ -215,30 +251,30 @@ class Runner:
             f"a policy must be a Policy, a spec string or a callable, got {type(policy).__name__}"
         )
 
-    def _policies_for(self, raw: Any) -> dict[str, Any]:
-        defaults = raw.default_policies()
+    def _policies_for(self, env: Any) -> dict[str, Any]:
+        defaults = env.default_policies()
         out: dict[str, Any] = {}
-        for agent in raw.possible_agents:
+        for agent in env.possible_agents:
             if agent in self.roles:
                 out[agent] = self.roles[agent]
-            elif agent in raw.policy_agents() and self.policy is not None:
+            elif agent in env.policy_agents() and self.policy is not None:
                 out[agent] = self.policy
             elif agent in defaults:
                 out[agent] = self._resolve(defaults[agent])
             elif self.policy is not None:
                 out[agent] = self.policy
             else:
-                raise ValueError(f"{raw.env_id}: no policy for role {agent!r}; pass policy= or roles={{...}}")
+                raise ValueError(f"{env.env_id}: no policy for role {agent!r}; pass policy= or roles={{...}}")
         return out
 
-    def _judge_for(self, raw: Any) -> Any:
+    def _judge_for(self, env: Any) -> Any:
         if self.judge is False:
             return None
         if self.judge is not None:
             return self.judge
-        key = json.dumps([raw.env_id, raw.options], sort_keys=True, default=str)
+        key = json.dumps([env.env_id, env.options], sort_keys=True, default=str)
         if key not in self._judges:
-            self._judges[key] = raw.default_judge()
+            self._judges[key] = env.default_judge()
         return self._judges[key]
 
     def config(self, jobs: Sequence[EpisodeJob]) -> dict[str, Any]:
@@ -261,20 +297,10 @@ class Runner:
     # -- running ------------------------------------------------------------------------------------
     def run(self, jobs: Iterable[EpisodeJob]) -> SweepSummary:
         """Run ``jobs`` to completion (sync entry point)."""
-        coro = self.arun(jobs)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coro)
-        import concurrent.futures
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(asyncio.run, coro).result()
+        return run_sync(self.arun(jobs))
 
     async def arun(self, jobs: Iterable[EpisodeJob]) -> SweepSummary:
-        from replays.store import ReplayStore
-
-        jobs = list(jobs)
+        jobs = [with_app_defaults(job) for job in jobs]
         own_store = not isinstance(self._store_arg, ReplayStore)
         self.store = ReplayStore(self._store_arg) if own_store else self._store_arg  # type: ignore[assignment]
         assert self.store is not None
@@ -285,110 +311,120 @@ class Runner:
                 self.store.close()
 
     async def _sweep(self, jobs: list[EpisodeJob]) -> SweepSummary:
-        from replays.rows import utcnow
+        """Until every job is stored: admit jobs, step a round, hand finished episodes to their
+        judges, collect judged ones (each finished episode is buffered, and written in batches)."""
+        state = self._start(jobs)
+        with state.progress:
+            try:
+                while state.busy:
+                    self._admit(state)
+                    if state.live:
+                        await self._step_round(state)
+                    self._dispatch_judging(state)
+                    if state.judging:
+                        await self._collect_judged(state)
+                    elif state.live:
+                        await asyncio.sleep(0)
+            finally:
+                # Finished episodes are complete: store them even when the sweep is interrupted.
+                self._flush(state.summary)
+        state.summary.wall_s = time.perf_counter() - state.start
+        return state.summary
 
+    def _start(self, jobs: list[EpisodeJob]) -> _Sweep:
+        """Register the run (or find it again) and what it has already stored."""
         store = self.store
         assert store is not None
         config = self.config(jobs)
-        run_id = store.start_run(
+        self.run_id = store.start_run(
             config,
             policies={"policy": config["policy"], "roles": config["roles"]},
             judges={"judge": config["judge"]},
             run_id=self.run_id,
         )
-        self.run_id = run_id
-        summary = SweepSummary(run_id=run_id, store=str(store.path), total=len(jobs))
-        done = store.finished_ids(run_id)
+        done = store.finished_ids(self.run_id)
         if self.retry_failed:
-            done -= set(store.episodes(run_id, status="failed")["episode_id"])
-        seen: set[str] = set()
-        queue = list(reversed(jobs))
-        live: list[_Live] = []
-        to_judge: dict[int, tuple[Any, list[_Live]]] = {}
-        judging: set[asyncio.Task] = set()
-        start = time.perf_counter()
-        bar = _Progress(len(jobs), enabled=self.progress)
+            done -= set(store.episodes(self.run_id, status="failed")["episode_id"])
+        summary = SweepSummary(run_id=self.run_id, store=str(store.path), total=len(jobs))
+        progress = _Progress(len(jobs), enabled=self.progress)
+        return _Sweep(queue=list(reversed(jobs)), done=done, summary=summary, progress=progress)
 
-        def finish(
-            item: _Live, status: str, reason: str | None, judgments: Mapping[str, Any], judge_s: float | None
-        ):
-            from replays.rows import EpisodeResult
+    def _admit(self, state: _Sweep) -> None:
+        """Start jobs until ``concurrency`` episodes run; skip episodes the store already holds."""
+        while state.queue and len(state.live) < self.concurrency:
+            job = state.queue.pop()
+            env = make(job.env_id, scenario=job.scenario, judge=False, **dict(job.options))
+            env.reset(seed=job.seed)
+            episode_id = env.unwrapped.episode_id
+            if episode_id in state.done or episode_id in state.seen:
+                state.summary.skipped += 1
+                env.close()
+                state.tick()
+                continue
+            state.seen.add(episode_id)
+            state.live.append(_Live(job, env, self._policies_for(env.unwrapped), utcnow()))
 
-            result = EpisodeResult(
-                record=item.raw.episode_record(),
-                status=status,
-                reason=reason,
-                judgments=dict(judgments),
-                policies={a: policy_spec(p) for a, p in item.policies.items()},
-                calls=list(item.calls),
-                observations=dict(item.observations),
-                started_at=item.started_at,
-                finished_at=utcnow(),
-                judge_s=judge_s,
-            )
-            item.env.close()
-            summary.count(status)
-            if reason and status in ("failed", "judge_error"):
-                summary.failures.append((result.episode_id, reason))
-            self._buffer(result, summary)
-            bar.update(summary, time.perf_counter() - start)
+    async def _step_round(self, state: _Sweep) -> None:
+        """One action in every live episode; finished ones are stored (failed), queued for their
+        judge, or stored unjudged."""
+        t0 = time.perf_counter()
+        await self._step_all(state.live)
+        state.summary.act_s += time.perf_counter() - t0
+        still: list[_Live] = []
+        for item in state.live:
+            if item.running:
+                still.append(item)
+            elif item.unwrapped.status == "failed":
+                self._finish(state, (item, "failed", item.reason or item.unwrapped.termination, {}, None))
+            elif (judge := self._judge_for(item.unwrapped)) is None:
+                self._finish(state, (item, "unjudged", None, {}, None))
+            else:
+                state.to_judge.setdefault(id(judge), (judge, []))[1].append(item)
+        state.live = still
 
-        with bar:
-            try:
-                while queue or live or to_judge or judging:
-                    while queue and len(live) < self.concurrency:
-                        job = queue.pop()
-                        env = make(job.env_id, scenario=job.scenario, judge=False, **dict(job.options))
-                        env.reset(seed=job.seed)
-                        episode_id = env.unwrapped.episode_id
-                        if episode_id in done or episode_id in seen:
-                            summary.skipped += 1
-                            env.close()
-                            bar.update(summary, time.perf_counter() - start)
-                            continue
-                        seen.add(episode_id)
-                        live.append(_Live(job, env, self._policies_for(env.unwrapped), utcnow()))
-                    if live:
-                        t0 = time.perf_counter()
-                        await self._step_all(live)
-                        summary.act_s += time.perf_counter() - t0
-                        still: list[_Live] = []
-                        for item in live:
-                            if item.running:
-                                still.append(item)
-                            elif item.raw.status == "failed":
-                                finish(item, "failed", item.reason or item.raw.termination, {}, None)
-                            else:
-                                judge = self._judge_for(item.raw)
-                                if judge is None:
-                                    finish(item, "unjudged", None, {}, None)
-                                else:
-                                    to_judge.setdefault(id(judge), (judge, []))[1].append(item)
-                        live = still
-                    drain = not queue and not live
-                    for key in list(to_judge):
-                        judge, items = to_judge[key]
-                        while len(items) >= self.judge_batch or (items and drain):
-                            batch, items[:] = items[: self.judge_batch], items[self.judge_batch :]
-                            judging.add(asyncio.ensure_future(self._judge_group(judge, batch)))
-                        if not items:
-                            del to_judge[key]
-                    if judging:
-                        timeout = None if drain else 0
-                        finished, judging = await asyncio.wait(
-                            judging, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                        )
-                        for task in finished:
-                            for item, status, reason, judgments, judge_s in task.result():
-                                summary.judge_s += judge_s or 0.0
-                                finish(item, status, reason, judgments, judge_s)
-                    elif live:
-                        await asyncio.sleep(0)
-            finally:
-                # Finished episodes are complete: store them even when the sweep is interrupted.
-                self._flush(summary)
-        summary.wall_s = time.perf_counter() - start
-        return summary
+    def _dispatch_judging(self, state: _Sweep) -> None:
+        """Start a judging task per full batch of finished episodes (per judge); once nothing is left
+        to step, also for the partial batches."""
+        for key in list(state.to_judge):
+            judge, items = state.to_judge[key]
+            while len(items) >= self.judge_batch or (items and state.draining):
+                batch, items[:] = items[: self.judge_batch], items[self.judge_batch :]
+                state.judging.add(asyncio.ensure_future(self._judge_group(judge, batch)))
+            if not items:
+                del state.to_judge[key]
+
+    async def _collect_judged(self, state: _Sweep) -> None:
+        """Store the episodes of judging tasks that are done (waiting for one only when nothing is
+        left to step)."""
+        finished, state.judging = await asyncio.wait(
+            state.judging, timeout=None if state.draining else 0, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in finished:
+            for judged in task.result():
+                state.summary.judge_s += judged[4] or 0.0
+                self._finish(state, judged)
+
+    def _finish(self, state: _Sweep, judged: Judged) -> None:
+        """A finished episode becomes an ``EpisodeResult`` in the write buffer."""
+        item, status, reason, judgments, judge_s = judged
+        result = EpisodeResult(
+            record=item.unwrapped.episode_record(),
+            status=status,
+            reason=reason,
+            judgments=dict(judgments),
+            policies={a: policy_spec(p) for a, p in item.policies.items()},
+            calls=list(item.calls),
+            observations=dict(item.observations),
+            started_at=item.started_at,
+            finished_at=utcnow(),
+            judge_s=judge_s,
+        )
+        item.env.close()
+        state.summary.count(status)
+        if reason and status in ("failed", "judge_error"):
+            state.summary.failures.append((result.episode_id, reason))
+        self._buffer(result, state.summary)
+        state.tick()
 
     async def _step_all(self, live: list[_Live]) -> None:
         """One round: every live env's pending turn, one ``act_batch`` per policy."""
@@ -401,15 +437,13 @@ class Runner:
         outcomes = await asyncio.gather(
             *(self._act_group(policy, turns) for policy, turns in groups.values())
         )
-        from replays.replay import observation_digest
-
         for (_, turns), actions in zip(groups.values(), outcomes):
             for (item, _agent, observation), (action, error) in zip(turns, actions):
                 if error is not None:
                     item.reason = error
-                    item.raw.abort(error)
+                    item.unwrapped.abort(error)
                     continue
-                item.observations[len(item.raw.log)] = observation_digest(observation)
+                item.observations[len(item.unwrapped.log)] = observation_digest(observation)
                 item.env.step(action)
 
     async def _act_group(
@@ -444,38 +478,27 @@ class Runner:
         pop = getattr(policy, "pop_calls", None)
         if pop is None:
             return
-        from replays.rows import CallRecord
-
         calls = pop()
         if turns and len(calls) == len(turns):
             for call, (item, agent, _) in zip(calls, turns):
-                item.calls.append(CallRecord.of(call, "act", role=agent, episode_id=item.raw.episode_id))
+                item.calls.append(
+                    CallRecord.of(call, "act", role=agent, episode_id=item.unwrapped.episode_id)
+                )
         else:
             self._orphan_calls.extend(CallRecord.of(c, "act") for c in calls)
 
-    async def _judge_group(self, judge: Any, items: list[_Live]) -> list[tuple]:
+    async def _judge_group(self, judge: Any, items: list[_Live]) -> list[Judged]:
         """Judge a batch of finished episodes; an exception is retried per episode, then recorded as
         that episode's judge error (never a score)."""
-        from judges.judgment import Judgment
-
-        records = [item.raw.episode_record() for item in items]
+        records = [item.unwrapped.episode_record() for item in items]
         t0 = time.perf_counter()
         try:
             batches = await _judge_batch(judge, records)
         except Exception:
-            batches = []
-            for record in records:
-                try:
-                    batches.append((await _judge_batch(judge, [record]))[0])
-                except Exception as exc:  # recorded as a judge error for this episode
-                    kind = judge_spec(judge).get("kind", type(judge).__name__)
-                    reason = f"judge {kind} failed: {_exc_text(exc)}"
-                    batches.append(
-                        {a: Judgment.failed(a, reason, judge_spec(judge)) for a in record.policy_agents}
-                    )
+            batches = [await self._judge_one(judge, record) for record in records]
         per_episode_s = (time.perf_counter() - t0) / max(1, len(items))
         self._judge_calls(judge)
-        out = []
+        out: list[Judged] = []
         for item, judgments in zip(items, batches):
             errors = [j.error for j in judgments.values() if getattr(j, "error", None)]
             status = "judge_error" if errors or not judgments else "ok"
@@ -483,12 +506,19 @@ class Runner:
             out.append((item, status, reason, judgments, per_episode_s))
         return out
 
+    async def _judge_one(self, judge: Any, record: Any) -> dict[str, Any]:
+        """One episode's judgments; a judge that raises gives each judged agent a failed judgment."""
+        try:
+            return (await _judge_batch(judge, [record]))[0]
+        except Exception as exc:
+            kind = judge_spec(judge).get("kind", type(judge).__name__)
+            reason = f"judge {kind} failed: {_exc_text(exc)}"
+            return {a: Judgment.failed(a, reason, judge_spec(judge)) for a in record.policy_agents}
+
     def _judge_calls(self, judge: Any) -> None:
         model = getattr(judge, "model", None)
         pop = getattr(model, "pop_calls", None)
         if callable(pop):
-            from replays.rows import CallRecord
-
             self._orphan_calls.extend(CallRecord.of(c, "judge") for c in pop())
 
     # -- storing ------------------------------------------------------------------------------------
@@ -523,8 +553,6 @@ async def _generate(policy: Any, observations: list[dict[str, Any]]) -> list[str
     """Action strings for ``observations``. For a ``policies.Policy`` the completions are asked for
     directly so that the model's thinking reaches the env (which strips it from what others see and
     keeps it in the event payload); any other object is asked through ``act_batch``."""
-    from policies.base import ChatRequest, Policy, messages_of
-
     if not isinstance(policy, Policy):
         return list(await policy.act_batch(observations))
     completions = await policy.complete_batch([ChatRequest(messages=messages_of(o)) for o in observations])
@@ -535,8 +563,6 @@ def _action_of(completion: Any) -> str:
     """The action string of a completion: its visible text, with its thinking as a think block."""
     if not completion.thinking:
         return completion.text
-    from osim_env.thinking import strip_thinking
-
     visible, thinking, _ = strip_thinking(completion.raw)
     if visible == completion.text and thinking == completion.thinking:
         return completion.raw
@@ -549,8 +575,6 @@ def _partial_actions(policy: Any, exc: BaseException, n: int) -> list[tuple[str 
     completions = getattr(exc, "completions", None)
     if not isinstance(failures, Mapping) or completions is None or len(completions) != n:
         return None
-    from osim_env.thinking import strip_thinking
-
     out: list[tuple[str | None, Any]] = []
     for i, c in enumerate(completions):
         if i in failures or c is None:

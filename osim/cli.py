@@ -13,11 +13,21 @@ judge (its ``judge_model`` option), as a policy spec.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+import osim_env
+from osim.defaults import env_options, option_defaults
+from osim.runner import Runner, jobs_for
+from osim_env.transcript import log_line
+from replays import EmptyExport, ReplayStore, export, rejudge, replay_stored
 
 DEFAULT_STORE = "osim_runs/osim.duckdb"
 DEMO_STORE = "osim_runs/demo.duckdb"
@@ -46,31 +56,20 @@ def _pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
     return out
 
 
-def _console() -> Any:
-    from rich.console import Console
-
+def _console() -> Console:
     return Console()
-
-
-def _env_options(env_id: str) -> dict[str, Any]:
-    """The full option set of ``env_id`` with its defaults (to check which options it accepts)."""
-    import osim_env
-
-    return dict(osim_env.make_raw(env_id).options)
 
 
 def _with_judge_model(env_id: str, options: dict[str, Any], judge_model: str | None) -> dict[str, Any]:
     if judge_model is None:
         return options
-    if "judge_model" not in _env_options(env_id):
+    if "judge_model" not in env_options(env_id):
         raise SystemExit(f"osim: {env_id} has no LLM judge model to set (--judge); its judge is rule-based")
     return {**options, "judge_model": judge_model}
 
 
 # -- commands -----------------------------------------------------------------------------------------
 def cmd_envs(args: argparse.Namespace) -> int:
-    import osim_env
-
     console = _console()
     for env_id in osim_env.registry():
         console.print(env_id)
@@ -78,8 +77,6 @@ def cmd_envs(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from osim_env.runner import Runner, jobs_for
-
     options = {k: _value(v) for k, v in _pairs(args.option, "--option").items()}
     options = _with_judge_model(args.env_id, options, args.judge)
     scenarios = None
@@ -106,17 +103,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _load_data(env_id: str, path: str) -> list[Any]:
     """Scenario rows from a data file, through the task package's own loader."""
-    import importlib
-
-    import osim_env
-
     package = osim_env.make_raw(env_id).task_package
     return list(importlib.import_module(package).load(path))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from osim_env.runner import Runner, jobs_for
-
     jobs = [
         job
         for env_id, options in DEMO_ENVS
@@ -142,10 +133,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_summary(run_id: str, store_path: str | Path, summary: Any = None) -> None:
-    from rich.table import Table
-
-    from replays import ReplayStore
-
     console = _console()
     with ReplayStore(store_path) as store:
         frame = store.summary(run_id)
@@ -192,10 +179,6 @@ def _num(value: Any, prefix: str = "") -> str:
 
 
 def cmd_replay_list(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from replays import ReplayStore
-
     console = _console()
     with ReplayStore(args.store, read_only=True) as store:
         if args.run is None:
@@ -259,20 +242,7 @@ def transcript(store: Any, episode_id: str, run_id: str | None = None) -> str:
         f"agents {', '.join(record.agents)}  (policy: {', '.join(record.policy_agents)})",
         "",
     ]
-    for e in record.events:
-        seen = "all" if e.visibility is None else ",".join(e.visibility)
-        if e.kind == "end":
-            body = e.payload.get("reason", "")
-        elif e.kind == "invalid_action":
-            body = f"(invalid: {e.payload.get('reason')}) {e.payload.get('raw')!r}"
-        else:
-            body = e.text or json.dumps(
-                {k: v for k, v in e.payload.items() if k != "raw"}, ensure_ascii=False
-            )
-            action_type = e.payload.get("action_type")
-            if action_type and action_type != "speak":
-                body = f"[{action_type}] {body}"
-        lines.append(f"[{e.index:03d} turn {e.turn:02d}] {e.kind:<14} {e.source:<10} -> {seen:<16} {body}")
+    lines += [log_line(event) for event in record.events]
     lines += ["", f"status: {status}" + (f" ({reason})" if reason else "")]
     judgments = store.judgments(episode_id, run_id)
     if judgments:
@@ -290,16 +260,12 @@ def transcript(store: Any, episode_id: str, run_id: str | None = None) -> str:
 
 
 def cmd_replay_show(args: argparse.Namespace) -> int:
-    from replays import ReplayStore
-
     with ReplayStore(args.store, read_only=True) as store:
         print(transcript(store, args.episode, args.run))
     return 0
 
 
 def cmd_replay_check(args: argparse.Namespace) -> int:
-    from replays import ReplayStore
-
     failures = 0
     with ReplayStore(args.store, read_only=True) as store:
         if args.episode:
@@ -308,16 +274,13 @@ def cmd_replay_check(args: argparse.Namespace) -> int:
             frame = store.episodes(args.run)
             targets = list(zip(frame["run_id"], frame["episode_id"]))
         for run_id, episode_id in targets:
-            report = store.replay(episode_id, run_id)
+            report = replay_stored(store, episode_id, run_id)
             failures += not report.ok
             print(report)
     return 1 if failures else 0
 
 
 def cmd_replay_export(args: argparse.Namespace) -> int:
-    from replays import ReplayStore
-    from replays.export import EmptyExport
-
     filters = {
         "run_id": args.run,
         "role": args.role,
@@ -325,14 +288,14 @@ def cmd_replay_export(args: argparse.Namespace) -> int:
         "judge_id": args.judge_id,
         "min_score": args.min_score,
         "max_score": args.max_score,
-        "privileged": args.privileged,
+        "with_feedback": args.with_feedback,
         "include_thinking": args.include_thinking,
     }
     if args.kind == "preference":
         filters["margin"] = args.margin
     with ReplayStore(args.store, read_only=True) as store:
         try:
-            path, n = store.export(args.kind, args.out, **filters)
+            path, n = export(store, args.kind, args.out, **filters)
         except EmptyExport as exc:
             print(f"osim: {exc}", file=sys.stderr)
             return 1
@@ -341,9 +304,6 @@ def cmd_replay_export(args: argparse.Namespace) -> int:
 
 
 def cmd_replay_rejudge(args: argparse.Namespace) -> int:
-    from replays import ReplayStore
-    from replays.rejudge import rejudge
-
     console = _console()
     with ReplayStore(args.store) as store:
         frame = store.episodes(args.run)
@@ -364,17 +324,13 @@ def _judge_for(env_id: str, args: argparse.Namespace, store: Any, episode_id: st
     """The judge for ``rejudge``: a factory (``module:attr``) or the env's default judge on the model
     ``--judge-model`` (with the episode's stored options)."""
     if args.judge_factory:
-        import importlib
-
         module, _, attr = args.judge_factory.partition(":")
         obj = getattr(importlib.import_module(module), attr)
         if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "judge_episode")):
             obj = obj()  # a judge class or factory
         return obj
-    import osim_env
-
     options = dict(store.episode(episode_id, args.run).options)
-    options = _with_judge_model(env_id, options, args.judge_model)
+    options = option_defaults(env_id, _with_judge_model(env_id, options, args.judge_model))
     judge = osim_env.make_raw(env_id, **options).default_judge()
     if judge is None:
         raise SystemExit(f"osim: {env_id} has no default judge; pass --judge-factory module:attr")
@@ -451,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--min-score", type=float)
     q.add_argument("--max-score", type=float)
     q.add_argument("--margin", type=float, default=0.0, help="preference: minimum score gap")
-    q.add_argument("--privileged", action="store_true", help="keep Ditto feedback in prompts")
+    q.add_argument(
+        "--with-feedback", action="store_true", help="keep the verbal feedback given at reset in prompts"
+    )
     q.add_argument("--include-thinking", action="store_true", help="keep <think> blocks in completions")
     q.set_defaults(func=cmd_replay_export)
 
