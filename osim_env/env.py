@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from osim_env.data import Scenario, load_fixture, to_scenario
 from osim_env.episode import EpisodeRecord, EpisodeStatus
-from osim_env.events import Event, EventKind, EventLog
+from osim_env.events import ENV_SOURCE, Event, EventKind, EventLog
 from osim_env.messages import Message
 from osim_env.scheduling import ScheduledEvent, Scheduler, due
 from osim_env.seeding import derive_seed, episode_id
@@ -283,7 +283,7 @@ class TextEnv(AECEnv, ABC):
             self._emit(source, emit)
         feedback = options.get("feedback")
         if feedback:
-            self._emit("env", Emit("feedback", {"text": str(feedback)}, tuple(self.policy_agents())))
+            self._emit(ENV_SOURCE, Emit("feedback", {"text": str(feedback)}, tuple(self.policy_agents())))
         self._schedule = list(self.scheduled_events())
         self._apply_scheduled(0)
         self._scheduler = self.make_scheduler()
@@ -331,7 +331,7 @@ class TextEnv(AECEnv, ABC):
         if self._done():
             return
         self.termination = reason
-        self.log.append("end", "env", {"reason": reason, "failed": True}, turn=self.turn)
+        self.log.append("end", ENV_SOURCE, {"reason": reason, "failed": True}, turn=self.turn)
         self.status = "failed"
         for a in self.agents:
             self.terminations[a] = True
@@ -523,7 +523,7 @@ class TextEnv(AECEnv, ABC):
 
     def _finish(self, reason: str, truncated: bool) -> None:
         self.termination = reason
-        self.log.append("end", "env", {"reason": reason, "truncated": truncated}, turn=self.turn)
+        self.log.append("end", ENV_SOURCE, {"reason": reason, "truncated": truncated}, turn=self.turn)
         self.status = "ok"
         if self._judge is None:  # built once per env and reused across its episodes
             self._judge = self.default_judge()

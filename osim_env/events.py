@@ -28,7 +28,7 @@ EventKind = Literal[
 ]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 
-ENV_SOURCE = "env"
+ENV_SOURCE = "env"  # the source of events the env itself produces (feedback, the end marker)
 
 
 @dataclass(slots=True)

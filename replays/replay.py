@@ -16,7 +16,7 @@ from typing import Any
 
 from osim_env.data import Scenario
 from osim_env.episode import EpisodeRecord
-from osim_env.events import Event
+from osim_env.events import ENV_SOURCE, Event
 from osim_env.seeding import stable_hash
 from replays.store import ReplayStore
 
@@ -96,7 +96,9 @@ def reset_options(env: Any, record: EpisodeRecord) -> dict[str, Any]:
     options: dict[str, Any] = {
         "scenario": Scenario(env.row_model.model_validate(record.scenario), record.scenario_id)
     }
-    feedback = [e.text for e in record.events if e.kind == "feedback" and e.source == "env" and e.turn == 0]
+    feedback = [
+        e.text for e in record.events if e.kind == "feedback" and e.source == ENV_SOURCE and e.turn == 0
+    ]
     if feedback:
         options["feedback"] = feedback[0]
     return options

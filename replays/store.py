@@ -27,6 +27,7 @@ from osim_env.seeding import stable_hash
 from replays.schema import SCHEMA, SCHEMA_VERSION, TABLES, ddl
 from replays.tables import (
     PAYLOAD_COLUMNS,
+    VIS_SEP,
     CallRecord,
     EpisodeResult,
     JudgmentRow,
@@ -52,7 +53,7 @@ CATALOG = "osim_replays"
 ROW_GROUP_SIZE = 4096
 EVENTS_INSERT = (
     "INSERT INTO {table} SELECT ?, episode_id, idx, turn, kind, source, "
-    "CASE WHEN visibility IS NULL THEN NULL ELSE string_split(visibility, chr(31)) END, "
+    f"CASE WHEN visibility IS NULL THEN NULL ELSE string_split(visibility, chr({ord(VIS_SEP)})) END, "
     f"{', '.join(PAYLOAD_COLUMNS)}, payload_keys, payload_extra FROM {{buf}}"
 )
 INSERT_ALL = "INSERT INTO {table} SELECT * FROM {buf}"

@@ -377,9 +377,5 @@ def model_calls_table(run_id: str, calls: Sequence[CallRecord]) -> pa.Table:
     )
 
 
-def judgment_rows(results: Sequence[EpisodeResult]) -> list[JudgmentRow]:
-    return [JudgmentRow(r.episode_id, "run", j) for r in results for j in r.judgments.values()]
-
-
 def calls_of(results: Sequence[EpisodeResult]) -> list[CallRecord]:
     return [c for r in results for c in r.calls]

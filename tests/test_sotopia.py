@@ -94,7 +94,11 @@ def test_strict_json_and_malformed_json_are_invalid_and_shown_as_did_nothing():
         ("Fine. {not json at all", "message", "Fine. {not json at all"),
         ('{"action_type": "speak", "argument": ', "invalid_action", "malformed JSON action"),
         ('```json\n{"action_type": "speak"\n```', "invalid_action", "malformed JSON action"),
-        ('{"action_type": "speak", "argument": "  "}', "invalid_action", "'speak' needs a non-empty argument"),
+        (
+            '{"action_type": "speak", "argument": "  "}',
+            "invalid_action",
+            "'speak' needs a non-empty argument",
+        ),
         ('{"action_type": ["speak"], "argument": "x"}', "invalid_action", "action_type must be one of"),
         ('{"action_type": "speak", "argument": 5}', "invalid_action", "argument must be a string, got int"),
         ('{"action_type": "speak", "argument": "x", "to": "b"}', "invalid_action", "unexpected keys ['to']"),

@@ -4,11 +4,11 @@ the ``osim.envs`` entry-point group, the way a third-party package would (docs/n
 from __future__ import annotations
 
 import importlib
-import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import osim_env
 from osim_env.env import TextEnv
