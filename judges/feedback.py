@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from judges.cache import JudgeCache
 from judges.judgment import Feedback, Judgment
 from judges.lexical import word_tokens
-from judges.llm import JudgeModel, Query, StructuredCaller, resolve_model
+from judges.llm import JudgeModel, Query, StructuredCaller, UsesJudgeModel
 from judges.matching import normalize_location
 from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
@@ -121,7 +121,7 @@ PromptBuilder = Callable[[EpisodeRecord, Judgment], list[dict[str, str]]]
 GoldOf = Callable[[EpisodeRecord], Gold]
 
 
-class FeedbackWriter:
+class FeedbackWriter(UsesJudgeModel):
     """Writes feedback for judged drafts with an LLM (any policy), with the §1.7 leakage check."""
 
     kind = "feedback"
@@ -143,19 +143,12 @@ class FeedbackWriter:
         timeout_s: float | None = 600.0,
         max_tokens: int | None = None,
     ) -> None:
-        self._model_arg = model
-        self._model = None
+        self._use_model(model)
         self.task, self.dimensions, self.prompt, self.gold = task, list(dimensions), prompt, gold
         self.min_words, self.max_words, self.version = min_words, max_words, version
         self.schema = feedback_schema(self.dimensions, min_words=min_words, max_words=max_words)
         self.cache, self.attempts, self.backoff_s = cache, attempts, backoff_s
         self.timeout_s, self.max_tokens = timeout_s, max_tokens
-
-    @property
-    def model(self):
-        if self._model is None:
-            self._model = resolve_model(self._model_arg)
-        return self._model
 
     @property
     def spec(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Every LLM judge in osim is an ``LLMJudge``: it turns an episode into ``Query`` o
 plus the answer schema), asks the judge model for all queries of a batch of episodes at once, and turns
 the validated answers into one ``Judgment`` per judged agent with a task formula (``score``).
 
-Rules (soul-tasks.md §1.5): the schema's JSON schema goes into the request (guided decoding where the
+Rules (docs/judges.md#llm-judges): the schema's JSON schema goes into the request (guided decoding where the
 backend supports it); the output is parsed tolerantly (fences, trailing text, near-valid JSON) and then
 validated strictly (ranges are part of the schema); failed queries are retried up to ``attempts`` times
 with exponential backoff; with ``samples=c`` the judgment aggregates c valid samples and any failed
@@ -238,7 +238,22 @@ class Scored:
     reasons: dict[str, str] = field(default_factory=dict)
 
 
-class LLMJudge(ABC):
+class UsesJudgeModel:
+    """Holds a judge model given as a policy or a spec string, built on first use (building a local
+    model is slow, and a judge that is never asked need not pay for it)."""
+
+    def _use_model(self, model: JudgeModel) -> None:
+        self._model_arg = model
+        self._model: Policy | None = model if isinstance(model, Policy) else None
+
+    @property
+    def model(self) -> Policy:
+        if self._model is None:
+            self._model = resolve_model(self._model_arg)
+        return self._model
+
+
+class LLMJudge(UsesJudgeModel, ABC):
     """Base of every LLM judge. Subclasses write ``queries`` (the prompts) and ``score`` (the formula)."""
 
     kind: ClassVar[str] = "llm"
@@ -262,8 +277,7 @@ class LLMJudge(ABC):
             raise ValueError("samples must be >= 1")
         if aggregate not in ("mean", "median"):
             raise ValueError("aggregate must be 'mean' or 'median'")
-        self._model_arg = model
-        self._model: Policy | None = model if isinstance(model, Policy) else None
+        self._use_model(model)
         self.cache = cache
         self.samples = samples
         self.aggregate = aggregate
@@ -294,12 +308,6 @@ class LLMJudge(ABC):
         return list(names)
 
     # -- the machinery ------------------------------------------------------------------------------
-    @property
-    def model(self) -> Policy:
-        if self._model is None:
-            self._model = resolve_model(self._model_arg)
-        return self._model
-
     @property
     def cache_spec(self) -> dict[str, Any]:
         """What identifies this judge's outputs: kind, version, model and params (not samples)."""

@@ -77,6 +77,16 @@ class RuleJudge(SyncJudge):
     def judge_agent(self, record: EpisodeRecord, agent: str) -> Judgment:
         """One agent's judgment."""
 
+    def verdict(self, agent: str, correct: bool, reason: str) -> Judgment:
+        """A valid answer that is right (1) or wrong (0)."""
+        return Judgment(
+            agent=agent,
+            score=float(correct),
+            dims={"valid": 1.0, "correct": float(correct)},
+            reasons={"answer": reason},
+            judge=self.spec,
+        )
+
     def invalid(self, agent: str, reason: str, **dims: float) -> Judgment:
         return Judgment(
             agent=agent, score=0.0, dims={"valid": 0.0, **dims}, reasons={"answer": reason}, judge=self.spec
@@ -107,13 +117,7 @@ class MCQJudge(RuleJudge):
         if not extraction.valid:
             return self.invalid(agent, extraction.reason or "no answer found")
         correct = extraction.answer == gold
-        return Judgment(
-            agent=agent,
-            score=float(correct),
-            dims={"valid": 1.0, "correct": float(correct)},
-            reasons={"answer": f"answered {extraction.answer}, gold {gold}"},
-            judge=self.spec,
-        )
+        return self.verdict(agent, correct, f"answered {extraction.answer}, gold {gold}")
 
 
 class LocationMatchJudge(RuleJudge):
@@ -156,13 +160,7 @@ class LocationMatchJudge(RuleJudge):
             correct = candidate_match(extraction.answer, gold, candidates)
         else:
             correct = exact_location_match(extraction.answer, gold)
-        return Judgment(
-            agent=agent,
-            score=float(correct),
-            dims={"valid": 1.0, "correct": float(correct)},
-            reasons={"answer": f"answered {extraction.answer!r}, gold {gold!r}"},
-            judge=self.spec,
-        )
+        return self.verdict(agent, correct, f"answered {extraction.answer!r}, gold {gold!r}")
 
 
 class ChoiceLeakJudge(RuleJudge):

@@ -1,4 +1,4 @@
-"""UserLLM judges (soul-tasks.md §6.2), routed by the row's ``source``:
+"""UserLLM judges (docs/judges.md#userllm), routed by the row's ``source``:
 
 - CSQA (rule): a user who names one or two answer choices answered instead of asking (``ChoiceLeakJudge``).
 - NQ (LLM): after the assistant deflected, did the user re-ask the original question (REFUSED = 1) or
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import statistics
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -92,6 +93,25 @@ class _UserReplyJudge(LLMJudge):
         reply = (before + ended).strip()
         return reply or None
 
+    system: str
+    answer_schema: type[BaseModel]
+
+    @abstractmethod
+    def prompt(self, row: Mapping[str, Any], reply: str) -> str:
+        """The question about one reply (``row`` is the episode's data row)."""
+
+    def queries(self, record: EpisodeRecord) -> list[Query]:
+        out = []
+        for agent in self.judged_agents(record):
+            reply = self.reply(record, agent)
+            if reply is not None:
+                messages = [
+                    {"role": "system", "content": self.system},
+                    {"role": "user", "content": self.prompt(record.scenario, reply)},
+                ]
+                out.append(Query(agent, messages, self.answer_schema, reply))
+        return out
+
     def without_model(self, record: EpisodeRecord, agent: str) -> Judgment | None:
         if self.reply(record, agent) is not None:
             return None
@@ -109,31 +129,19 @@ class NQIntentJudge(_UserReplyJudge):
     kind = "userllm_nq"
     version = PROMPT_VERSION
 
-    def queries(self, record: EpisodeRecord) -> list[Query]:
-        row = record.scenario
-        out = []
-        for agent in self.judged_agents(record):
-            reply = self.reply(record, agent)
-            if reply is None:
-                continue
-            prompt = (
-                f"## Original question of the user\n{row.get('question', '')}\n\n## The assistant's reply\n"
-                f"{row.get('assistant_suggestion_turn', '')}\n\n## The user's next message\n{reply}\n\n"
-                "## Your task\nThe assistant deflected and suggested something else. Did the user "
-                "insist on the "
-                "original question (REFUSED the suggestion) or go along with the suggestion "
-                "(ACCEPTED)? Answer "
-                'with one JSON object: {"reasoning": "...", "verdict": "REFUSED" | "ACCEPTED"}.'
-            )
-            messages = [
-                {
-                    "role": "system",
-                    "content": "You judge whether a simulated user stays on their own intent.",
-                },
-                {"role": "user", "content": prompt},
-            ]
-            out.append(Query(agent, messages, NQAnswer, reply))
-        return out
+    system = "You judge whether a simulated user stays on their own intent."
+    answer_schema = NQAnswer
+
+    def prompt(self, row: Mapping[str, Any], reply: str) -> str:
+        return (
+            f"## Original question of the user\n{row.get('question', '')}\n\n## The assistant's reply\n"
+            f"{row.get('assistant_suggestion_turn', '')}\n\n## The user's next message\n{reply}\n\n"
+            "## Your task\nThe assistant deflected and suggested something else. Did the user "
+            "insist on the "
+            "original question (REFUSED the suggestion) or go along with the suggestion "
+            "(ACCEPTED)? Answer "
+            'with one JSON object: {"reasoning": "...", "verdict": "REFUSED" | "ACCEPTED"}.'
+        )
 
     def score(self, record: EpisodeRecord, agent: str, answers: Mapping[str, BaseModel]) -> Scored:
         answer: NQAnswer = answers[agent]  # type: ignore[assignment]
@@ -147,23 +155,15 @@ class PrismJudge(_UserReplyJudge):
     kind = "userllm_prism"
     version = PROMPT_VERSION
 
-    def queries(self, record: EpisodeRecord) -> list[Query]:
-        out = []
-        for agent in self.judged_agents(record):
-            reply = self.reply(record, agent)
-            if reply is None:
-                continue
-            prompt = (
-                f"## Message\n{reply}\n\n## Your task\nWas this message to an AI assistant written "
-                'by a human or by an AI? Answer with one JSON object: {"reasoning": "...", "label": "AI" | '
-                '"HUMAN"}.'
-            )
-            messages = [
-                {"role": "system", "content": "You detect AI-written text."},
-                {"role": "user", "content": prompt},
-            ]
-            out.append(Query(agent, messages, DetectorAnswer, reply))
-        return out
+    system = "You detect AI-written text."
+    answer_schema = DetectorAnswer
+
+    def prompt(self, row: Mapping[str, Any], reply: str) -> str:
+        return (
+            f"## Message\n{reply}\n\n## Your task\nWas this message to an AI assistant written "
+            'by a human or by an AI? Answer with one JSON object: {"reasoning": "...", "label": "AI" | '
+            '"HUMAN"}.'
+        )
 
     def score(self, record: EpisodeRecord, agent: str, answers: Mapping[str, BaseModel]) -> Scored:
         row = record.scenario
