@@ -31,11 +31,5 @@ class EpisodeRecord(BaseModel):
     termination: str | None = Field(default=None, description="why the episode ended")
     truncated: bool = False
 
-    def transcript(self, *, include_private: bool = False) -> list[Event]:
-        """Events a neutral observer sees (public ones), or all events."""
-        if include_private:
-            return list(self.events)
-        return [e for e in self.events if e.visibility is None]
-
     def events_of(self, agent: str, kinds: tuple[str, ...] = ("message", "action")) -> list[Event]:
         return [e for e in self.events if e.source == agent and e.kind in kinds]
