@@ -1,4 +1,4 @@
-"""Answer extraction for every tag-based and MCQ task (soul-tasks.md §1.4).
+"""Answer extraction for every tag-based and MCQ task (docs/judges.md#extraction).
 
 One strict rule everywhere: the last ``<answer>…</answer>`` block, or for MCQ a final line that is
 clearly just a letter. There is never a fallback to "the first A–D character anywhere".

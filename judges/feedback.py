@@ -1,4 +1,4 @@
-"""Verbal feedback for verbal-feedback RL (soul-tasks.md §1.7): the "h" written for a judged draft.
+"""Verbal feedback for verbal-feedback RL (docs/judges.md#feedback): the "h" written for a judged draft.
 
 A ``FeedbackWriter`` asks an LLM for per-dimension critiques, a short reflection and the feedback text
 itself, from the task data, the draft, the judge's per-dimension scores and reasoning and (for
@@ -122,7 +122,8 @@ GoldOf = Callable[[EpisodeRecord], Gold]
 
 
 class FeedbackWriter(UsesJudgeModel):
-    """Writes feedback for judged drafts with an LLM (any policy), with the §1.7 leakage check."""
+    """Writes feedback for judged drafts with an LLM (any policy), with the leakage check of
+    docs/judges.md#feedback."""
 
     kind = "feedback"
 

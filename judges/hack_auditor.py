@@ -1,11 +1,11 @@
-"""The LLM ``hack_auditor`` detector (soul-tasks.md §1.6): a judge model reads an agent's turns and rates the
-risk that they game the reward (text aimed at the judge, claimed off-screen success, prompt injection,
-assistant register in a simulated human, padding or repetition) as ``{"risk": "low"|"medium"|"high",
-"reason": str}``.
+"""The LLM ``hack_auditor`` detector (docs/judges.md#detectors): a judge model reads an agent's turns and
+rates the risk that they game the reward (text aimed at the judge, claimed off-screen success, prompt
+injection, assistant register in a simulated human, padding or repetition) as
+``{"risk": "low"|"medium"|"high", "reason": str}``.
 
 It is an ``LLMJudge`` (cache, retries, structured output, samples) whose judgment is turned into a
 detector ``Flag`` by ``to_flag``: ``high`` and ``medium`` flag with that severity, ``low`` does not. As a
-detector of a ``Rubric`` it gets the §1.6 penalty rule (high -> 0, medium -> x0.5 in training). A failed
+detector of a ``Rubric`` it gets the detector penalty rule (high -> 0, medium -> x0.5 in training). A failed
 audit is a judge failure (``error``; the rubric's judgment fails too), never a "low" risk. Its own
 ``score`` is 1 - risk level / 2 (low 1, medium 0.5, high 0), with ``dims["risk"]`` 0, 1 or 2.
 """

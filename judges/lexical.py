@@ -1,7 +1,7 @@
-"""Lexical diversity exactly as soul-tasks.md §6.1 defines it (MirrorBench): MATTR, HD-D, Yule's K.
+"""Lexical diversity exactly as docs/judges.md#lexical defines it (MirrorBench): MATTR, HD-D, Yule's K.
 
 Tokens are lowercased ``\\w+`` words. The definitions agree with the ``lexicalrichness`` package (the
-tests cross-check them); they are written out here because §6.1 fixes the edge cases that package
+tests cross-check them); they are written out here because the definitions fix the edge cases that package
 rejects (MATTR on 50 tokens or fewer is plain TTR; HD-D's sample size is ``min(42, N)``).
 """
 
@@ -64,7 +64,7 @@ def yules_k(tokens: Sequence[str]) -> float:
 
 
 def lexical_profile(text: str, window: int = 50, sample_size: int = 42) -> dict[str, float]:
-    """The three §6.1 metrics (and the token count) of one text."""
+    """The three metrics of docs/judges.md#lexical (and the token count) of one text."""
     tokens = word_tokens(text)
     return {
         "tokens": float(len(tokens)),

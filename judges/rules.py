@@ -3,7 +3,7 @@ token F1, lexical diversity and reference overlap.
 
 Each reads the judged agent's last turn (or all its turns) from the episode and the gold from the row.
 A policy output that cannot be parsed is the policy's fault: it scores 0 with ``dims["valid"] = 0`` and
-the reason (soul-tasks.md §1.4-1.5); it is not a judge error.
+the reason (docs/judges.md#rule-judges); it is not a judge error.
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ class RuleJudge(SyncJudge):
 
 
 class MCQJudge(RuleJudge):
-    """1 iff the extracted letter (§1.4) equals the gold letter; invalid answers score 0."""
+    """1 iff the extracted letter (docs/judges.md#extraction) equals the gold letter; invalid answers
+    score 0."""
 
     kind = "mcq"
 

@@ -1,4 +1,5 @@
-"""Feedback writing (soul-tasks.md §1.7, §4.1): schema, word bounds, gate, leakage check, regeneration."""
+"""Feedback writing (docs/judges.md#feedback; Sotopia: docs/tasks.md#sotopia): schema, word bounds, gate,
+leakage check, regeneration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CoSER judge (soul-tasks.md §3.1): a literary critic lists flaws per dimension.
+"""The CoSER judge (docs/judges.md#coser): a literary critic lists flaws per dimension.
 
 Default ``scoring="flaws"`` (the paper's rule): one call per dimension, each answering
 ``{"flaws": [{"instance", "reason", "severity": 1..5}]}``. Per dimension

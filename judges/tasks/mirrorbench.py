@@ -1,5 +1,5 @@
-"""MirrorBench judges (soul-tasks.md §6.1): GTEval, Pairwise Indistinguishability, Rubric-and-Reason, and
-the lexical metrics of both user sides.
+"""MirrorBench judges (docs/judges.md#mirrorbench): GTEval, Pairwise Indistinguishability,
+Rubric-and-Reason, and the lexical metrics of both user sides.
 
 - GTEval: reference and proxy conversations side by side; similarity of the *user side* in style,
   realism and contextual fit → ``score`` in [0, 1].

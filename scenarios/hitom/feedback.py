@@ -1,8 +1,8 @@
-"""Hi-ToM feedback (soul-tasks.md §2.2): one sentence naming the decisive step the draft got wrong.
+"""Hi-ToM feedback (docs/tasks.md#hi-tom-feedback): one sentence naming the decisive step the draft got wrong.
 
 Who left when, who lied to whom, whether a statement was private. The writer sees the gold to know
-where the draft went wrong, and the leakage check (§1.7) rejects feedback that names the gold letter
-or the gold option text.
+where the draft went wrong, and the leakage check (docs/judges.md#feedback) rejects feedback that
+names the gold letter or the gold option text.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def gold_of(record: EpisodeRecord) -> Gold:
 def default_feedback_writer(
     model: JudgeModel = None, *, cache: JudgeCache | None = None, **kw: Any
 ) -> FeedbackWriter:
-    """The Hi-ToM feedback writer (model: a policy or spec string; None: $OSIM_JUDGE_MODEL / tiny)."""
+    """The Hi-ToM feedback writer (model: a policy or spec string; None: the local "tiny" model)."""
     return FeedbackWriter(
         model,
         task="hitom",

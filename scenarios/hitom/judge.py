@@ -1,4 +1,4 @@
-"""Hi-ToM's rule judge: 1 iff the extracted letter is the gold letter (soul-tasks.md §2.2, §1.4)."""
+"""Hi-ToM's rule judge: 1 iff the extracted letter is the gold letter (docs/tasks.md#hitom)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Hi-ToM data row (soul-tasks.md §2.2)."""
+"""The Hi-ToM data row (docs/tasks.md#hitom)."""
 
 from __future__ import annotations
 

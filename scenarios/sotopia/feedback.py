@@ -1,4 +1,4 @@
-"""Sotopia feedback (soul-tasks.md §4.1): a coaching brief for the policy's character.
+"""Sotopia feedback (docs/tasks.md#sotopia): a coaching brief for the policy's character.
 
 300–1,000 words; for each of the judge's seven dimensions the score and range, what the judge looked
 for and its reasoning, the line where it went wrong, what to do instead and one example line; goal
@@ -20,7 +20,7 @@ from osim_env.episode import EpisodeRecord
 from scenarios.sotopia.judge import DIMENSIONS, sotopia_line
 from scenarios.sotopia.schema import SotopiaRow
 
-# Goal first, then relationship and knowledge, then the rest (§4.1).
+# Goal first, then relationship and knowledge, then the rest (docs/tasks.md#sotopia).
 ORDER = (
     "goal",
     "relationship",
@@ -87,7 +87,7 @@ def default_feedback_writer(
     max_words: int | None = MAX_WORDS,
     **kw: Any,
 ) -> FeedbackWriter:
-    """The Sotopia feedback writer (its model: a policy or a spec string; None: $OSIM_JUDGE_MODEL / tiny)."""
+    """The Sotopia feedback writer (its model: a policy or a spec string; None: the local "tiny" model)."""
     return FeedbackWriter(
         model,
         task="sotopia",

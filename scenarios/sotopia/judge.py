@@ -1,4 +1,4 @@
-"""The Sotopia 7-dimension LLM judge (soul-tasks.md §4.1), the default judge of ``soul/sotopia-v0``.
+"""The Sotopia 7-dimension LLM judge (docs/tasks.md#sotopia), the default judge of ``soul/sotopia-v0``.
 
 The judge reads the scenario, the relationship, both characters' backgrounds and goals and the
 transcript, and scores one character on seven dimensions, each ``{"reasoning", "score"}`` with an integer
@@ -229,5 +229,5 @@ def default_judge(
     judge_model: JudgeModel = None, *, judge_both: bool = False, cache: JudgeCache | None = None, **kw: Any
 ) -> SotopiaJudge:
     """The judge ``soul/sotopia-v0`` uses by default. ``judge_model`` is a policy or a policy spec string
-    (``None``: ``$OSIM_JUDGE_MODEL``, else ``"tiny"``); the model is resolved on first use."""
+    (``None``: the local ``"tiny"`` model); the model is resolved on first use."""
     return SotopiaJudge(judge_model, judge_both=judge_both, cache=cache, **kw)
