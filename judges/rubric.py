@@ -42,7 +42,8 @@ class Rubric:
     """Score = Σ w_i · s_i / Σ w_i over components with w_i > 0; components with weight 0 are logged.
 
     Each component's score lands in ``dims[name]`` and its dims in ``dims[f"{name}.{dim}"]``. Attached
-    detectors annotate ``flags``; with ``penalize_flags`` (training) the detector penalty is applied (docs/judges.md#detectors).
+    detectors annotate ``flags``; with ``penalize_flags`` (training) the detector penalty is applied
+    (docs/judges.md#detectors).
     """
 
     def __init__(

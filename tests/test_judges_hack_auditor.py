@@ -1,5 +1,6 @@
 """The LLM ``hack_auditor`` detector: risk answers become flags, failures are errors (never "low"), and it
-attaches to a rubric with the detector penalty rule. ``FakeHackAuditorModel`` is a scripted fake judge model."""
+attaches to a rubric with the detector penalty rule. ``FakeHackAuditorModel`` is a scripted fake judge
+model."""
 
 from __future__ import annotations
 
