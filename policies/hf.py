@@ -5,26 +5,24 @@ ONE ``model.generate`` call, so a runner that gathers 64 pending turns pays for 
 token instead of 64. Requests that ask for structured output are decoded under an xgrammar JSON
 schema grammar (requests with different schemas are grouped, one ``generate`` per group).
 
-Multi-turn envs re-send the whole conversation every turn, so the policy keeps the KV cache of what
-it has already read and written (``PrefixKVCache``): a new prompt only pays for the tokens after its
-longest cached token prefix, and the batch's cache grows in place instead of being re-concatenated
-at every decoding step (``GrowingKVLayer``).
+Multi-turn envs re-send the whole conversation every turn, so each row of a batch starts from the
+longest token prefix whose KV the policy has already computed (``policies.prefix_cache``): a new
+prompt only pays for the tokens after it.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from osim_env.seeding import derive_seed
 from policies.base import ChatRequest, Completion, LocalPolicy, PolicyError, PolicySpec
+from policies.prefix_cache import BatchPlan, PrefixKVCache, kv_reusable
 from policies.sampling import Sampling
 
 
@@ -34,7 +32,7 @@ class HFPolicy(LocalPolicy):
     ``seed`` makes sampling reproducible: the k-th ``generate`` call of the policy samples with a
     seed derived from (``seed``, k), independent of the global torch RNG.
 
-    ``prefix_cache_mb`` bounds the KV kept for reuse by later prompts (``PrefixKVCache``; 0 turns
+    ``prefix_cache_mb`` bounds the KV kept for reuse by later prompts (``policies.prefix_cache``; 0 turns
     reuse off and generates exactly as plain ``model.generate``). Reused KV was computed in another
     batch layout, so logits can differ from a cold run by float rounding, as they do between batch
     sizes; greedy text is the same unless two tokens tie to within that rounding.
@@ -93,7 +91,7 @@ class HFPolicy(LocalPolicy):
         self._grammar_compiler: Any = None
         self.prefix_cache = (
             PrefixKVCache(int(prefix_cache_mb * 2**20))
-            if prefix_cache_mb > 0 and _kv_reusable(self.model)
+            if prefix_cache_mb > 0 and kv_reusable(self.model)
             else None
         )
 
@@ -125,19 +123,50 @@ class HFPolicy(LocalPolicy):
         Each row starts from its longest cached token prefix: the batch's KV cache is pre-filled with
         the cached prefixes (left-padded, so every row's uncached tail ends at the same column) and
         ``generate`` computes only the columns after them. Positions come from the attention mask, so
-        a row's tokens keep the positions they had when their KV was computed.
+        a row's tokens keep the positions they had when their KV was computed. With nothing cached
+        the batch is the plain left-padded one.
         """
-        import torch
-
         start = time.perf_counter()
         budgets = [self.sampling.budget(r.max_tokens) for r in requests]
-        max_new = max(budgets)
-        prompts = self.tokenizer(self.render_prompts(requests), add_special_tokens=False)["input_ids"]
+        prompts = self._tokenize(self.render_prompts(requests))
         if self.prefix_cache is not None:
             self._prefill_repeated(prompts)
         plan = BatchPlan.build(prompts, self.prefix_cache, self.tokenizer.pad_token_id)
+        new_tokens = self._generate(plan, max(budgets), json_schema)
+        latency = time.perf_counter() - start  # every request of the batch waited this long
+        return self._completions(new_tokens, budgets, prompts, latency)
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of rendered prompts (the chat template already holds the special tokens)."""
+        encoded = self.tokenizer(texts, add_special_tokens=False, return_attention_mask=False)
+        return encoded["input_ids"]
+
+    def _generate(
+        self, plan: BatchPlan, max_new_tokens: int, json_schema: dict[str, Any] | None
+    ) -> list[list[int]]:
+        """Run ``generate`` on ``plan``'s batch and return each row's new tokens; the KV the batch
+        computed goes into the prefix cache for later prompts."""
+        import torch
+
+        kwargs = self._generate_kwargs(max_new_tokens, json_schema)
+        device = self.model.device
+        with self._seeded_rng(), torch.inference_mode():
+            cache = None
+            if self.prefix_cache is not None:
+                cache = plan.batch_cache(self.model, max_new_tokens)
+                kwargs["past_key_values"] = cache
+            output = self.model.generate(
+                input_ids=plan.input_ids.to(device), attention_mask=plan.attention_mask.to(device), **kwargs
+            )
+        new_tokens = output[:, plan.width :].tolist()
+        if cache is not None and self.prefix_cache is not None:
+            plan.remember(cache, new_tokens, self.prefix_cache, set(self.eos_ids))
+        return new_tokens
+
+    def _generate_kwargs(self, max_new_tokens: int, json_schema: dict[str, Any] | None) -> dict[str, Any]:
+        """``generate``'s decoding arguments for this policy's sampling settings."""
         kwargs: dict[str, Any] = {
-            "max_new_tokens": max_new,
+            "max_new_tokens": max_new_tokens,
             "min_new_tokens": self.sampling.min_new_tokens or None,
             "do_sample": not self.sampling.greedy,
             "repetition_penalty": self.sampling.repetition_penalty,
@@ -152,36 +181,31 @@ class HFPolicy(LocalPolicy):
             )
         if json_schema is not None:
             kwargs["logits_processor"] = [self._schema_processor(json_schema)]
+        return kwargs
+
+    def _seeded_rng(self) -> contextlib.AbstractContextManager[None]:
+        """Sample the k-th ``generate`` call with a seed derived from (``seed``, k), leaving the
+        global torch RNG as it was. Greedy decoding draws no random numbers and needs no seed."""
         call_seed = derive_seed(self.seed, "hf-generate", self._generate_calls)
         self._generate_calls += 1
-        device = self.model.device
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
-            torch.manual_seed(call_seed)
-            cache = None
-            if self.prefix_cache is not None:
-                cache = plan.batch_cache(self.model, self.prefix_cache, max_new)
-                kwargs["past_key_values"] = cache
-            output = self.model.generate(
-                input_ids=plan.input_ids.to(device), attention_mask=plan.attention_mask.to(device), **kwargs
+        return contextlib.nullcontext() if self.sampling.greedy else _torch_seeded(call_seed)
+
+    def _completions(
+        self, new_tokens: list[list[int]], budgets: list[int], prompts: list[list[int]], latency: float
+    ) -> list[Completion]:
+        """One completion per row: its tokens up to its budget and first eos, decoded."""
+        cut = [self._until_eos(tokens[:budget]) for tokens, budget in zip(new_tokens, budgets)]
+        texts = self.tokenizer.batch_decode([tokens for tokens, _ in cut], skip_special_tokens=True)
+        return [
+            Completion(
+                text=text,
+                raw=text,
+                prompt_tokens=len(prompt),
+                completion_tokens=n_generated,
+                latency_s=latency,
             )
-        latency = time.perf_counter() - start  # every request of the batch waited this long
-        new_tokens = output[:, plan.width :].tolist()
-        if cache is not None and self.prefix_cache is not None:
-            plan.remember(cache, new_tokens, self.prefix_cache, set(self.eos_ids))
-        completions = []
-        for tokens, budget, prompt in zip(new_tokens, budgets, prompts):
-            tokens, n_generated = self._until_eos(tokens[:budget])
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            completions.append(
-                Completion(
-                    text=text,
-                    raw=text,
-                    prompt_tokens=len(prompt),
-                    completion_tokens=n_generated,
-                    latency_s=latency,
-                )
-            )
-        return completions
+            for text, (_, n_generated), prompt in zip(texts, cut, prompts)
+        ]
 
     def _prefill_repeated(self, prompts: list[list[int]]) -> None:
         """Run once each prompt that several rows of the batch repeat (many episodes of one scenario
@@ -201,7 +225,7 @@ class HFPolicy(LocalPolicy):
         mask = plan.attention_mask.to(self.model.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            cache = plan.batch_cache(self.model, self.prefix_cache, 0)
+            cache = plan.batch_cache(self.model, 0)
             self.model(
                 input_ids=plan.input_ids[:, plan.cached :].to(self.model.device),
                 attention_mask=mask,
@@ -248,6 +272,16 @@ class HFPolicy(LocalPolicy):
             self.prefix_cache.clear()
 
 
+@contextlib.contextmanager
+def _torch_seeded(seed: int) -> Iterator[None]:
+    """Torch's CPU RNG seeded with ``seed`` inside the block and restored after it."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     """Every id that ends a turn: the generation config's eos ids and the tokenizer's eos."""
     ids: list[int] = []
@@ -261,293 +295,3 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     if not ids:
         raise ValueError("the model has no eos token; set generation_config.eos_token_id")
     return ids
-
-
-def _kv_reusable(model: Any) -> bool:
-    """Prefix reuse needs plain full-attention KV layers (no sliding windows, no linear attention)."""
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
-
-    try:
-        layers = DynamicCache(config=model.config).layers
-    except Exception:  # a config transformers cannot build a cache from: generate as usual
-        return False
-    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
-
-
-@functools.cache
-def growing_kv_layer() -> type:
-    """The class of a full-attention KV cache layer whose buffers are allocated once per ``generate``.
-
-    ``DynamicLayer`` concatenates the whole cache with each new token, so a batch of 64 rows of
-    2,000 tokens copies every key and value at every decoding step; this layer writes the new
-    columns into spare capacity (doubling when full) and hands attention a view of the filled part.
-    (Built on first use so that importing ``policies`` does not import ``transformers``.)
-    """
-    from transformers.cache_utils import DynamicLayer
-
-    class GrowingKVLayer(DynamicLayer):
-        def __init__(self, keys: Any, values: Any, length: int) -> None:
-            super().__init__()
-            self._kbuf, self._vbuf, self._length = keys, values, length
-            self.dtype, self.device = keys.dtype, keys.device
-            self.is_initialized = True
-            self._expose()
-
-        def _expose(self) -> None:
-            self.keys = self._kbuf[:, :, : self._length]
-            self.values = self._vbuf[:, :, : self._length]
-
-        def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
-            self.is_initialized = True
-
-        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-            end = self._length + key_states.shape[-2]
-            if end > self._kbuf.shape[2]:
-                self._grow(end)
-            self._kbuf[:, :, self._length : end] = key_states
-            self._vbuf[:, :, self._length : end] = value_states
-            self._length = end
-            self._expose()
-            return self.keys, self.values
-
-        def _grow(self, needed: int) -> None:
-            capacity = max(needed, 2 * self._kbuf.shape[2])
-            for name in ("_kbuf", "_vbuf"):
-                old = getattr(self, name)
-                new = old.new_zeros((*old.shape[:2], capacity, old.shape[3]))
-                new[:, :, : self._length] = old[:, :, : self._length]
-                setattr(self, name, new)
-
-        def get_seq_length(self) -> int:
-            return self._length
-
-        def crop(self, tokens_to_remove: int) -> None:
-            keep = tokens_to_remove if tokens_to_remove > 0 else self._length + tokens_to_remove
-            self._length = max(0, min(self._length, keep))
-            self._expose()
-
-        def batch_select_indices(self, indices: Any) -> None:
-            self._kbuf, self._vbuf = self._kbuf[indices], self._vbuf[indices]
-            self._expose()
-
-        def reorder_cache(self, beam_idx: Any) -> None:
-            self.batch_select_indices(beam_idx.to(self._kbuf.device))
-
-        def reset(self) -> None:
-            self._length = 0
-            self._expose()
-
-    return GrowingKVLayer
-
-
-@dataclass
-class _Entry:
-    """The KV of one token sequence: per layer (keys, values), each ``[kv_heads, tokens, head_dim]``."""
-
-    tokens: Any  # numpy int64 array
-    kv: list[tuple[Any, Any]]
-    nbytes: int
-
-
-class PrefixKVCache:
-    """Token sequences the policy has already run, with their KV, for reuse by later prompts.
-
-    ``lookup`` finds the cached sequence sharing the longest token prefix with a prompt (the
-    conversation so far, when an env re-sends it with one more turn). Entries are bucketed by their
-    first ``KEY_TOKENS`` tokens (a chat's system prompt), evicted least recently used past
-    ``max_bytes``; an entry that is a prefix of a newer one is dropped, as the newer one covers it.
-    """
-
-    KEY_TOKENS = 16
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.nbytes = 0
-        self._entries: OrderedDict[int, _Entry] = OrderedDict()
-        self._buckets: dict[tuple[int, ...], list[int]] = {}
-        self._next_id = 0
-        self.hit_tokens = 0
-        self.prompt_tokens = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def _key(self, tokens: Any) -> tuple[int, ...]:
-        return tuple(int(t) for t in tokens[: self.KEY_TOKENS])
-
-    def lookup(self, tokens: Any) -> tuple[_Entry | None, int]:
-        """The entry with the longest common prefix with ``tokens`` and that prefix's length."""
-        import numpy as np
-
-        best, best_len = None, 0
-        if len(tokens) < self.KEY_TOKENS:
-            return None, 0
-        for entry_id in self._buckets.get(self._key(tokens), ()):
-            entry = self._entries[entry_id]
-            n = min(len(entry.tokens), len(tokens))
-            if n <= best_len:
-                continue
-            differ = np.flatnonzero(entry.tokens[:n] != tokens[:n])
-            common = int(differ[0]) if differ.size else n
-            if common > best_len:
-                best, best_len = (entry_id, entry), common
-        if best is None:
-            return None, 0
-        self._entries.move_to_end(best[0])
-        return best[1], best_len
-
-    def covers(self, tokens: Any) -> bool:
-        """Whether ``tokens`` is a prefix of a cached sequence (inserting it would add nothing)."""
-        import numpy as np
-
-        for entry_id in self._buckets.get(self._key(tokens), ()):
-            entry = self._entries[entry_id]
-            if len(entry.tokens) >= len(tokens) and np.array_equal(entry.tokens[: len(tokens)], tokens):
-                self._entries.move_to_end(entry_id)
-                return True
-        return False
-
-    def insert(self, tokens: Any, kv: list[tuple[Any, Any]]) -> None:
-        """Remember ``tokens`` with their KV (the caller passes tensors it no longer writes to)."""
-        import numpy as np
-
-        if len(tokens) < self.KEY_TOKENS:
-            return
-        nbytes = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
-        if nbytes > self.max_bytes:
-            return
-        if self.covers(tokens):
-            return
-        key = self._key(tokens)
-        for entry_id in list(self._buckets.get(key, ())):
-            entry = self._entries[entry_id]
-            if len(entry.tokens) < len(tokens) and np.array_equal(tokens[: len(entry.tokens)], entry.tokens):
-                self._drop(entry_id)  # the new sequence extends it
-        entry_id, self._next_id = self._next_id, self._next_id + 1
-        self._entries[entry_id] = _Entry(tokens, kv, nbytes)
-        self._buckets.setdefault(key, []).append(entry_id)
-        self.nbytes += nbytes
-        while self.nbytes > self.max_bytes:
-            self._drop(next(iter(self._entries)))
-
-    def _drop(self, entry_id: int) -> None:
-        entry = self._entries.pop(entry_id)
-        self.nbytes -= entry.nbytes
-        key = self._key(entry.tokens)
-        bucket = self._buckets[key]
-        bucket.remove(entry_id)
-        if not bucket:
-            del self._buckets[key]
-
-    def clear(self) -> None:
-        """Forget every entry and reset the hit counters."""
-        self._entries.clear()
-        self._buckets.clear()
-        self.nbytes = 0
-        self.hit_tokens = self.prompt_tokens = 0
-
-    @property
-    def hit_rate(self) -> float:
-        """The share of prompt tokens read from the cache since the last ``clear``."""
-        return self.hit_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
-
-
-@dataclass
-class BatchPlan:
-    """How one batch is laid out in ``width`` columns: each row's reused prefix ends at column
-    ``cached`` (those columns come from the prefix cache) and its uncached tail ends at the last
-    column; padding goes before the prefix and between prefix and tail. Positions are counted over
-    the attention mask, so the padding in the middle shifts nothing."""
-
-    prompts: list[Any]  # numpy int64 arrays, one per row
-    hits: list[tuple[_Entry | None, int]]  # (entry, tokens reused) per row
-    width: int
-    cached: int
-    input_ids: Any
-    attention_mask: Any
-
-    @classmethod
-    def build(
-        cls, prompts: Sequence[Sequence[int]], cache: PrefixKVCache | None, pad_id: int, count: bool = True
-    ) -> BatchPlan:
-        import numpy as np
-        import torch
-
-        arrays = [np.asarray(p, dtype=np.int64) for p in prompts]
-        hits: list[tuple[_Entry | None, int]] = []
-        for tokens in arrays:
-            entry, common = cache.lookup(tokens) if cache is not None else (None, 0)
-            common = min(common, len(tokens) - 1)  # the last prompt token is always run
-            hits.append((entry if common > 0 else None, common))
-        cached = max(common for _, common in hits)
-        width = cached + max(len(t) - common for t, (_, common) in zip(arrays, hits))
-        input_ids = torch.full((len(arrays), width), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(arrays), width), dtype=torch.long)
-        for row, (tokens, (_, common)) in enumerate(zip(arrays, hits)):
-            tail = len(tokens) - common
-            input_ids[row, cached - common : cached] = torch.from_numpy(tokens[:common])
-            input_ids[row, width - tail :] = torch.from_numpy(tokens[common:])
-            attention_mask[row, cached - common : cached] = 1
-            attention_mask[row, width - tail :] = 1
-        if cache is not None and count:
-            cache.prompt_tokens += sum(len(t) for t in arrays)
-            cache.hit_tokens += sum(common for _, common in hits)
-        return cls(arrays, hits, width, cached, input_ids, attention_mask)
-
-    def columns(self, row: int, length: int) -> Any:
-        """The cache columns holding the first ``length`` tokens of ``row``'s sequence."""
-        import torch
-
-        common = self.hits[row][1]
-        tail_start = self.width - (len(self.prompts[row]) - common)
-        prefix = torch.arange(self.cached - common, self.cached)
-        rest = torch.arange(tail_start, tail_start + length - common)
-        return torch.cat([prefix, rest])
-
-    def batch_cache(self, model: Any, cache: PrefixKVCache, max_new_tokens: int) -> Any:
-        """A ``DynamicCache`` of growing layers holding every row's reused prefix in columns
-        ``[0, cached)`` (zeros under padding), with room for the tail and ``max_new_tokens``."""
-        import torch
-        from transformers import DynamicCache
-
-        layer_class = growing_kv_layer()
-        batch = DynamicCache(config=model.config)
-        text = model.config.get_text_config(decoder=True)
-        heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
-        head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
-        shape = (len(self.prompts), heads, self.width + max_new_tokens, head_dim)
-        layers = []
-        for index in range(len(batch.layers)):
-            keys = torch.zeros(shape, dtype=model.dtype, device=model.device)
-            values = torch.zeros_like(keys)
-            for row, (entry, common) in enumerate(self.hits):
-                if entry is None:
-                    continue
-                k, v = entry.kv[index]
-                keys[row, :, self.cached - common : self.cached] = k[:, :common]
-                values[row, :, self.cached - common : self.cached] = v[:, :common]
-            layers.append(layer_class(keys, values, self.cached))
-        batch.layers = layers
-        return batch
-
-    def remember(self, batch: Any, new_tokens: list[list[int]], cache: PrefixKVCache, eos: set[int]) -> None:
-        """Store every row's prompt and generated tokens (up to its first eos) with their KV."""
-        import numpy as np
-
-        filled = batch.layers[0].get_seq_length()  # the last sampled token was never run
-        for row, (tokens, generated) in enumerate(zip(self.prompts, new_tokens)):
-            kept = []
-            for t in generated[: filled - self.width]:
-                kept.append(t)
-                if t in eos:
-                    break
-            sequence = np.concatenate([tokens, np.asarray(kept, dtype=np.int64)])
-            if cache.covers(sequence):
-                continue  # rows that repeat a conversation: its KV is stored once
-            columns = self.columns(row, len(sequence))
-            kv = [
-                (layer.keys[row].index_select(1, columns), layer.values[row].index_select(1, columns))
-                for layer in batch.layers
-            ]
-            cache.insert(sequence, kv)

@@ -202,33 +202,82 @@ def test_repeated_prompts_in_a_batch_are_prefilled_once(tiny_model_dir: Path) ->
     assert cached.prefix_cache.hit_tokens == 3 * (n - 1) - n
 
 
-def test_prefix_cache_lookup_replacement_and_byte_budget() -> None:
-    import numpy as np
+def _recording_generate(policy: HFPolicy, calls: list[dict]) -> None:
+    """Make ``policy.model.generate`` record in ``calls`` its keyword arguments, its output and how
+    many KV columns its cache held before it ran (the prefixes reused from the prefix cache)."""
+    generate = policy.model.generate
+
+    def recording(*args, **kwargs):
+        cache = kwargs.get("past_key_values")
+        cached_columns = 0 if cache is None else cache.get_seq_length()
+        output = generate(*args, **kwargs)
+        calls.append({**kwargs, "output": output, "cached_columns": cached_columns})
+        return output
+
+    policy.model.generate = recording
+
+
+def test_single_shot_with_nothing_cached_is_plain_generate_on_the_left_padded_batch(
+    tiny_model_dir: Path,
+) -> None:
     import torch
 
-    from policies.hf import PrefixKVCache
+    policy = HFPolicy(tiny_model_dir, max_new_tokens=24)
+    assert policy.prefix_cache is not None and len(policy.prefix_cache) == 0
+    calls: list[dict] = []
+    _recording_generate(policy, calls)
+    try:
+        completions = asyncio.run(policy.complete_batch(_requests(OBSERVATIONS)))
+    finally:
+        del policy.model.generate
+    [call] = calls
+    # The prefix-cache path ran (a growing KV cache was passed) and had nothing to reuse.
+    assert call["past_key_values"] is not None and call["cached_columns"] == 0
 
-    def kv(n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        return [(torch.arange(n * 2, dtype=torch.float32).view(1, n, 2), torch.zeros(1, n, 2))]
+    prompts = policy.render_prompts(_requests(OBSERVATIONS))
+    batch = policy.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode():
+        plain = policy.model.generate(
+            **batch,
+            max_new_tokens=24,
+            do_sample=False,
+            pad_token_id=policy.tokenizer.pad_token_id,
+            eos_token_id=policy.eos_ids,
+        )
+    assert torch.equal(call["input_ids"], batch["input_ids"])
+    assert torch.equal(call["attention_mask"], batch["attention_mask"])
+    assert torch.equal(call["output"], plain)
+    width = batch["input_ids"].shape[1]
+    assert [c.text for c in completions] == [
+        policy.tokenizer.decode(_before_eos(row, policy.eos_ids), skip_special_tokens=True)
+        for row in plain[:, width:].tolist()
+    ]
 
-    per_token = 2 * 2 * 4  # keys and values, 2 floats each
-    cache = PrefixKVCache(max_bytes=100 * per_token)
-    first = np.arange(40)
-    cache.insert(first, kv(40))
-    entry, common = cache.lookup(np.concatenate([np.arange(30), [999, 998]]))
-    assert entry is not None and common == 30
-    assert cache.lookup(np.arange(100, 140)) == (None, 0)  # a different first block: another bucket
-    # A longer sequence replaces the one it extends; a prefix of a cached sequence adds nothing.
-    cache.insert(np.arange(50), kv(50))
-    assert len(cache) == 1 and cache.nbytes == 50 * per_token
-    cache.insert(np.arange(45), kv(45))
-    assert len(cache) == 1 and cache.covers(np.arange(45))
-    # Past the budget the least recently used sequence goes.
-    other = np.arange(200, 240)
-    cache.insert(other, kv(40))
-    cache.lookup(np.arange(50))  # touch the first one
-    cache.insert(np.arange(300, 340), kv(40))
-    assert cache.nbytes <= 100 * per_token
-    assert cache.covers(np.arange(50)) and not cache.covers(other)
-    cache.clear()
-    assert len(cache) == 0 and cache.nbytes == 0 and cache.hit_rate == 0.0
+
+def test_second_turn_reuses_the_first_turns_kv(tiny_model_dir: Path) -> None:
+    policy = HFPolicy(tiny_model_dir, max_new_tokens=16)
+    cache = policy.prefix_cache
+    assert cache is not None
+    first = asyncio.run(policy.act_batch(OBSERVATIONS))
+    assert cache.hit_tokens == 0 and len(cache) > 0  # nothing to reuse yet; the turn is stored
+    second_turn = [_next_turn(o, r, 0) for o, r in zip(OBSERVATIONS, first)]
+    calls: list[dict] = []
+    _recording_generate(policy, calls)
+    try:
+        asyncio.run(policy.act_batch(second_turn))
+    finally:
+        del policy.model.generate
+    assert cache.hit_tokens > 0 and cache.hit_rate > 0
+    # The reused prefixes were in the batch's KV cache before generate ran, so generate computed
+    # only the columns after them.
+    [call] = calls
+    assert call["cached_columns"] > 0
+
+
+def _requests(observations: list[dict]) -> list[ChatRequest]:
+    return [ChatRequest(messages=o["messages"]) for o in observations]
+
+
+def _before_eos(tokens: list[int], eos_ids: list[int]) -> list[int]:
+    ends = [i for i, t in enumerate(tokens) if t in eos_ids]
+    return tokens[: ends[0]] if ends else tokens
