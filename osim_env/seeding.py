@@ -11,9 +11,13 @@ import json
 from typing import Any
 
 
+# Canonical JSON: sorted keys, no spaces, non-ASCII as is, anything else as its str().
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def stable_hash(*parts: Any, length: int = 16) -> str:
     """Hex digest of the canonical JSON of ``parts`` (stable across processes and platforms)."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    blob = _CANONICAL_JSON.encode(parts)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
 
 
