@@ -49,7 +49,7 @@ class Alternation(Scheduler):
         self._successor = {a: self.order[(i + 1) % n] for i, a in enumerate(self.order)}
 
     def first(self, present: Sequence[str]) -> str | None:
-        for agent in self.order:  # a loop, not next(genexpr): asked on every reset
+        for agent in self.order:
             if agent in present:
                 return agent
         return None
