@@ -75,19 +75,20 @@ def find_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
     return None, broken if meant_as_json else None
 
 
-def action_error(obj: dict[str, Any]) -> str | None:
-    """Why a decoded object is not a valid action (None: it is one)."""
+def action_from_object(obj: dict[str, Any]) -> Parsed:
+    """The event of a decoded action object, or why it is not a valid action."""
     action_type = obj.get("action_type")
     argument = obj.get("argument", "")
     if not isinstance(action_type, str) or action_type not in EVENT_KIND:
-        return f"action_type must be one of {list(ACTION_TYPES)}, got {action_type!r}"
+        return Invalid(f"action_type must be one of {list(ACTION_TYPES)}, got {action_type!r}")
     if not isinstance(argument, str):
-        return f"argument must be a string, got {type(argument).__name__}"
+        return Invalid(f"argument must be a string, got {type(argument).__name__}")
     if not obj.keys() <= ACTION_KEYS:
-        return f"unexpected keys {sorted(obj.keys() - ACTION_KEYS)}"
-    if action_type in NEEDS_ARGUMENT and not argument.strip():
-        return f"{action_type!r} needs a non-empty argument"
-    return None
+        return Invalid(f"unexpected keys {sorted(obj.keys() - ACTION_KEYS)}")
+    argument = argument.strip()
+    if not argument and action_type in NEEDS_ARGUMENT:
+        return Invalid(f"{action_type!r} needs a non-empty argument")
+    return [Emit(EVENT_KIND[action_type], {"action_type": action_type, "text": argument})]
 
 
 class SotopiaEnv(TextEnv):
@@ -147,12 +148,7 @@ class SotopiaEnv(TextEnv):
                 return Invalid(broken or "no JSON action object (strict_json)")
             # Lenient: plain text is speech (models often drop the JSON wrapper).
             return [Emit("message", {"action_type": "speak", "text": text.strip(), "format_lenient": True})]
-        error = action_error(obj)
-        if error is not None:
-            return Invalid(error)
-        action_type = obj["action_type"]
-        payload = {"action_type": action_type, "text": obj.get("argument", "").strip()}
-        return [Emit(EVENT_KIND[action_type], payload)]
+        return action_from_object(obj)
 
     def render_event(self, agent: str, event: Event) -> tuple[str, str] | None:
         if event.kind not in ("message", "action", "leave", "invalid_action"):
