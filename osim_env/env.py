@@ -155,7 +155,7 @@ class TextEnv(AECEnv, ABC):
         self._np_random_pending = False  # reset(seed) happened; the Generator is not built yet
         self.log = EventLog()
         self.scenario: Scenario | None = None
-        self._system_prompts = {}
+        self._system_prompts: dict[str, str] = {}  # per agent, for the current row
         self._views: dict[str, _View] = {}
         self._views_without_feedback: dict[str, _View] = {}
 
@@ -259,7 +259,7 @@ class TextEnv(AECEnv, ABC):
             self._fixed_scenario = self._to_scenario(options["scenario"])
         scenario = self._fixed_scenario or self._draw_fixture_row()
         if scenario is not self.scenario:
-            self._system_prompts: dict[str, str] = {}
+            self._system_prompts = {}
         self.scenario = scenario
         self.episode_id = episode_id(self.env_id, self.scenario.scenario_id, self.np_random_seed)
 
@@ -401,6 +401,7 @@ class TextEnv(AECEnv, ABC):
         """Append the events logged since ``view.cursor`` that ``agent`` may see; consecutive lines
         of one side form one message."""
         for event in self.log[view.cursor :]:
+            # (Event.visible_to, written out: this loop runs for every event every agent sees)
             if event.kind == "feedback" or (event.visibility is not None and agent not in event.visibility):
                 continue
             rendered = self.render_event(agent, event)
