@@ -10,7 +10,6 @@ import hashlib
 import json
 from typing import Any
 
-
 # Canonical JSON: sorted keys, no spaces, non-ASCII as is, anything else as its str().
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
