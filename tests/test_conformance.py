@@ -14,7 +14,9 @@ from osim_env.test import run_all
 FUZZ_EXAMPLES = int(os.environ.get("OSIM_FUZZ_EXAMPLES", "2000"))
 
 
-TEST_KWARGS: dict[str, dict[str, Any]] = {"soul/sotopia-v0": {"judge": ValidTurnShareJudge()}}
+# LLM-judged tasks get a rule judge here: conformance checks the env, not a judge model.
+LLM_JUDGED = ("soul/coser-v0", "soul/mirrorbench-v0", "soul/sotopia-v0", "soul/userllm-v0")
+TEST_KWARGS: dict[str, dict[str, Any]] = {env_id: {"judge": ValidTurnShareJudge()} for env_id in LLM_JUDGED}
 
 
 def env_fn_for(env_id: str):
