@@ -9,8 +9,12 @@ it with vLLM). Keyword options follow a ``?`` as a query string, e.g.
 
 from __future__ import annotations
 
+import difflib
+import importlib
+import inspect
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -126,3 +130,75 @@ def _value(raw: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+
+
+# Where each backend's policy class lives, for checking a spec's option names without building it.
+_CLASSES = {
+    "hf": ("policies.hf", "HFPolicy"),
+    "vllm": ("policies.vllm_engine", "VLLMPolicy"),
+    "openai": ("policies.openai_chat", "OpenAIChatPolicy"),
+    "scripted": ("policies.scripted", "ScriptedPolicy.from_file"),
+    "random": ("policies.scripted", "RandomChoicePolicy"),
+    "human": ("policies.human", "HumanPolicy"),
+}
+BACKENDS = ("tiny", *_CLASSES)
+# A Hugging Face hub id ("org/name"); anything else that is not a local directory is a wrong path.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def check_spec(spec: str) -> None:
+    """Raise ``ValueError`` saying what is wrong with ``spec``, without building the policy.
+
+    The command line checks every spec before it loads a model or writes to the store: the backend
+    is known, its target is given, a model path or scripted file exists, and the options after ``?``
+    are parameters of the policy (a misspelt ``temprature`` fails here, not after a model load)."""
+    text = str(spec).strip()
+    head, _, query = text.partition("?")
+    backend, _, arg = head.partition(":")
+    backend = backend.strip().lower()
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"unknown policy spec {text!r}; expected hf:PATH, vllm:PATH, openai:MODEL[@BASE_URL], "
+            "scripted:FILE, random[:N], human or tiny[:vllm]"
+        )
+    try:
+        options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError:
+        raise ValueError(
+            f"policy spec {text!r}: options after '?' must look like key=value&key2=value2"
+        ) from None
+    if backend == "tiny":
+        if arg not in ("", "hf", "vllm"):
+            raise ValueError(f"policy spec {text!r}: tiny serves with 'hf' or 'vllm', got {arg!r}")
+        backend = arg or "hf"
+    elif backend in ("hf", "vllm", "scripted", "openai") and not arg:
+        raise ValueError(f"policy spec {text!r} needs a target after '{backend}:'")
+    elif backend in ("hf", "vllm") and not Path(arg).is_dir() and not _HUB_ID.match(arg):
+        raise ValueError(
+            f"policy spec {text!r}: no model directory {arg!r} (and it is not a hub id org/name)"
+        )
+    elif backend == "scripted" and not Path(arg).is_file():
+        raise ValueError(f"policy spec {text!r}: no scripted actions file {arg!r}")
+    _check_option_names(text, backend, options)
+
+
+def _check_option_names(text: str, backend: str, options: dict[str, str]) -> None:
+    module, attr = _CLASSES[backend]
+    target: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    params = inspect.signature(target).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # forwarded to the engine, which checks them itself
+    known = sorted(
+        name
+        for name, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY or p.default is not inspect.Parameter.empty
+    )
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"policy spec {text!r}: unknown option {unknown[0]!r}{hint}; known: {', '.join(known)}"
+        )

@@ -144,25 +144,17 @@ def test_replay_export_and_rejudge(hitom_store: tuple[Path, str], tmp_path: Path
         assert (s.scores(run_id)["origin"] == "rejudge").sum() == 6
 
 
-def test_judge_model_is_refused_for_rule_judged_envs(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="rule-based"):
-        main(
-            [
-                "run",
-                "soul/hitom-v0",
-                "--policy",
-                "random",
-                "--judge",
-                "tiny",
-                "--store",
-                str(tmp_path / "x.duckdb"),
-            ]
-        )
+def test_judge_model_is_refused_for_rule_judged_envs(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "x.duckdb"
+    code = main(["run", "soul/hitom-v0", "--policy", "random", "--judge", "tiny", "--store", str(store)])
+    assert code == 2
+    assert "rule-based" in capsys.readouterr().err
+    assert not store.exists()
 
 
 def test_judge_model_sets_the_llm_judge_option_of_sotopia() -> None:
-    from osim.cli import _with_judge_model
+    from osim.checks import with_judge_model
 
-    options = _with_judge_model("soul/sotopia-v0", {"max_turns": 4}, "openai:judge@http://127.0.0.1:9/v1")
+    options = with_judge_model("soul/sotopia-v0", {"max_turns": 4}, "openai:judge@http://127.0.0.1:9/v1")
     assert options == {"max_turns": 4, "judge_model": "openai:judge@http://127.0.0.1:9/v1"}
-    assert _with_judge_model("soul/hitom-v0", {}, None) == {}
+    assert with_judge_model("soul/hitom-v0", {}, None) == {}
