@@ -42,3 +42,27 @@ def test_registering_a_new_version_with_default_options():
         assert "test/sotopia-short-v0" in osim_env.registry()
     finally:
         registration._REGISTRY.pop("test/sotopia-short-v0")
+
+
+def test_a_scenario_given_at_reset_is_for_that_episode_only():
+    """``scenario=None`` draws a row on each reset, also after one reset named a row."""
+    env = osim_env.make_raw("soul/sotopia-v0", judge=False)
+    drawn = set()
+    for seed in range(12):
+        env.reset(seed=seed)
+        drawn.add(env.scenario.scenario_id)
+    assert len(drawn) > 1
+    env.reset(seed=0, options={"scenario": 1})
+    named = env.scenario.scenario_id
+    after = set()
+    for seed in range(12):
+        env.reset(seed=seed)
+        after.add(env.scenario.scenario_id)
+    assert named == "sotopia-fx-1" and after == drawn
+    fixed = osim_env.make_raw("soul/sotopia-v0", scenario=2, judge=False)
+    fixed.reset(seed=0)
+    row_2 = fixed.scenario.scenario_id
+    fixed.reset(seed=0, options={"scenario": 0})
+    assert fixed.scenario.scenario_id != row_2
+    fixed.reset(seed=1)
+    assert fixed.scenario.scenario_id == row_2

@@ -38,6 +38,23 @@ def test_each_agent_sees_its_own_goal_and_not_the_others():
     assert "Agent1" not in a1
 
 
+def test_goal_markup_is_unwrapped_for_its_owner_and_the_judge():
+    goal = (
+        "Sell it. <extra_info>You need the money for a vet bill.</extra_info> "
+        "<strategy_hint>Mention the warranty.</strategy_hint>"
+    )
+    env = make(scenario={**ROW, "agent1_goal": goal})
+    a1 = env.observe("agent1")["messages"][0]["content"]
+    a2 = env.observe("agent2")["messages"][0]["content"]
+    assert "Sell it. You need the money for a vet bill. Mention the warranty." in a1
+    assert "<extra_info>" not in a1 and "strategy_hint" not in a1
+    assert "vet bill" not in a2 and "warranty" not in a2
+    from scenarios.sotopia.judge import judge_prompt
+
+    judge_text = " ".join(m["content"] for m in judge_prompt(env.unwrapped.row, "agent1", ""))
+    assert "You need the money for a vet bill." in judge_text and "<extra_info>" not in judge_text
+
+
 def test_actions_render_as_natural_language_lines_for_the_other_side():
     env = make()
     env.step(speak("Lovely player, isn't it?"))

@@ -26,7 +26,7 @@ def system_prompt(row: SotopiaRow, role: str) -> str:
     me, other = role, "agent2" if role == "agent1" else "agent1"
     name, other_name = row.name(me), row.name(other)
     background = getattr(row, f"{me}_background")
-    goal = getattr(row, f"{me}_goal")
+    goal = row.goal(me)
     other_public = getattr(row, f"{other}_public")
     lines = [
         f"You are {name}.",

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 DATA_SOURCE = "sotopia"
+# Sotopia's goals mark parts with tags ("<extra_info>...</extra_info>", "<strategy_hint>...") that its
+# own renderer unwraps for the goal's owner; the tags themselves are markup, never shown.
+_GOAL_MARKUP = re.compile(r"<(extra_info|strategy_hint|clarification_hint)>(.*?)</\1>", re.DOTALL)
 
 
 class SotopiaRow(BaseModel):
@@ -48,3 +51,8 @@ class SotopiaRow(BaseModel):
         """The setting with ``Agent1``/``Agent2`` placeholders (any case) replaced by names."""
         text = re.sub(r"\bagent1\b", self.agent1_name, self.setting, flags=re.IGNORECASE)
         return re.sub(r"\bagent2\b", self.agent2_name, text, flags=re.IGNORECASE)
+
+    def goal(self, role: str) -> str:
+        """The role's goal as its owner (and the judge) reads it: markup tags unwrapped to their text."""
+        goal = self.agent1_goal if role == "agent1" else self.agent2_goal
+        return _GOAL_MARKUP.sub(lambda m: m.group(2).strip(), goal)
