@@ -199,7 +199,8 @@ def choice_texts(choices: Any) -> list[str]:
 
 
 class TokenF1Judge(RuleJudge):
-    """SQuAD token F1 between the answer (tag content if present, else the whole text) and the gold."""
+    """SQuAD token F1 between the answer tag's content and the gold. An answer without a tag is invalid
+    (score 0): the whole text is never scored in its place (docs/judges.md#rule-judges)."""
 
     kind = "token_f1"
 
@@ -214,8 +215,9 @@ class TokenF1Judge(RuleJudge):
         if text is None:
             return self.invalid(agent, reason or "no answer found", f1=0.0)
         extraction = extract_answer(text)
-        answer = extraction.answer if extraction.valid and extraction.answer else text
-        f1 = token_f1(answer, str(get_field(record.scenario, self.gold)))
+        if not extraction.valid or extraction.answer is None:
+            return self.invalid(agent, extraction.reason or "no answer found", f1=0.0)
+        f1 = token_f1(extraction.answer, str(get_field(record.scenario, self.gold)))
         return Judgment(agent=agent, score=f1, dims={"valid": 1.0, "f1": f1}, judge=self.spec)
 
 

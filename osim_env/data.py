@@ -66,9 +66,16 @@ def decode_structured(value: Any) -> Any:
         return value
 
 
+def is_published(raw: Mapping[str, Any]) -> bool:
+    """Whether ``raw`` is in the published layout: it has ``data_source``, or its ``extra_info`` is an
+    object. A bare row may have a task field of its own called ``extra_info`` (FanToM's extra context,
+    a string); such a row is not unwrapped."""
+    return "data_source" in raw or isinstance(raw.get("extra_info"), Mapping)
+
+
 def task_fields(raw: Mapping[str, Any], data_source: str) -> tuple[dict[str, Any], Any]:
     """The task fields of a row in the published layout or a bare one, and its ``index`` if any."""
-    if "data_source" in raw or "extra_info" in raw:
+    if is_published(raw):
         source = raw.get("data_source")
         if source is not None and source != data_source:
             raise RowError(f"data_source is {source!r}, expected {data_source!r}", field="data_source")

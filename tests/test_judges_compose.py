@@ -37,10 +37,13 @@ def test_rubric_weights_and_logged_only_component():
         }
     )
     j = rubric.judge_episode(_record("the cat sat\nAnswer: B"))["answerer"]
-    # mcq = 1; f1 on the whole text (no tag): [cat, sat, answer, b] vs [cat, sat, down] -> 4/7
-    f1 = 2 * 0.5 * (2 / 3) / (0.5 + 2 / 3)
-    assert j.dims["f1"] == pytest.approx(f1)
-    assert j.score == pytest.approx((1.0 + 3 * f1) / 4)
+    # mcq = 1 (the final letter line); f1 = 0: without an answer tag the answer is invalid (no fallback)
+    assert j.dims["mcq"] == 1.0 and j.dims["f1"] == 0.0 and j.dims["f1.valid"] == 0.0
+    assert j.score == pytest.approx((1.0 + 3 * 0.0) / 4)
+    j = rubric.judge_episode(_record("<answer>the cat sat</answer>"))["answerer"]
+    # mcq = 0 (the tag holds no letter); f1 of [cat, sat] vs [cat, sat, down] = 0.8
+    assert j.dims["mcq"] == 0.0 and j.dims["f1"] == pytest.approx(0.8)
+    assert j.score == pytest.approx((0.0 + 3 * 0.8) / 4)
     assert "lex" in j.dims and "lex.mattr" in j.dims  # logged, not weighted
     assert j.judge["components"]["lex"]["weight"] == 0.0
 
