@@ -23,17 +23,28 @@ RowT = TypeVar("RowT", bound=BaseModel)
 
 
 class RowError(ValueError):
-    """A data row that cannot be used: which file, which row, which field, and why."""
+    """A data row that cannot be used: which file, which row, which field, and why.
+
+    ``row`` is the row's 0-based index among the file's rows; ``line`` its 1-based line in a text
+    file (JSONL). The message counts from 1, the way an editor does: "line 7" in a JSONL file, "row 3"
+    in Parquet or JSON.
+    """
 
     def __init__(
-        self, reason: str, *, file: str | None = None, row: int | None = None, field: str | None = None
+        self,
+        reason: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
+        line: int | None = None,
     ):
-        self.file, self.row, self.field, self.reason = file, row, field, reason
+        self.file, self.row, self.field, self.reason, self.line = file, row, field, reason, line
         where = ", ".join(
             part
             for part in (
                 f"file {file}" if file else "",
-                f"row {row}" if row is not None else "",
+                f"line {line}" if line is not None else f"row {row + 1}" if row is not None else "",
                 f"field {field!r}" if field else "",
             )
             if part
@@ -122,29 +133,32 @@ def to_scenario(value: Any, model: type[BaseModel], data_source: str) -> Scenari
     )
 
 
-def _raw_rows(path: Path) -> Iterator[Mapping[str, Any]]:
+def _raw_rows(path: Path) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
+    """(1-based line for a text file or None, raw row) for each row of ``path``."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        yield from pq.read_table(path).to_pylist()
+        for raw in pq.read_table(path).to_pylist():
+            yield None, raw
     elif suffix in (".jsonl", ".ndjson"):
         with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh):
-                if not line.strip():
+            for i, text in enumerate(fh):
+                if not text.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    raise RowError(f"not valid JSON: {exc.msg}", file=str(path), row=lineno) from exc
+                    raise RowError(f"not valid JSON: {exc.msg}", file=str(path), line=i + 1) from exc
                 if not isinstance(obj, dict):
-                    raise RowError("a row must be a JSON object", file=str(path), row=lineno)
-                yield obj
+                    raise RowError("a row must be a JSON object", file=str(path), line=i + 1)
+                yield i + 1, obj
     elif suffix == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, list):
             raise RowError("a .json data file must hold a list of rows", file=str(path))
-        yield from data
+        for raw in data:
+            yield None, raw
     else:
         raise RowError(
             f"unsupported data file type {suffix!r} (use .parquet, .jsonl or .json)", file=str(path)
@@ -164,7 +178,7 @@ def load_rows(
         raise ValueError(f"on_invalid must be 'raise' or 'skip', got {on_invalid!r}")
     scenarios: list[Scenario] = []
     skipped = 0
-    for i, raw in enumerate(_raw_rows(path)):
+    for i, (line, raw) in enumerate(_raw_rows(path)):
         try:
             fields, index = task_fields(raw, data_source)
             row = validate_row(model, fields)
@@ -172,7 +186,7 @@ def load_rows(
             if on_invalid == "skip":
                 skipped += 1
                 continue
-            raise RowError(exc.reason, file=str(path), row=i, field=exc.field) from exc
+            raise RowError(exc.reason, file=str(path), row=i, field=exc.field, line=line) from exc
         scenarios.append(Scenario(row, scenario_id_for(row, index)))
     return scenarios, skipped
 

@@ -266,8 +266,8 @@ def test_malformed_rows_name_file_row_and_field(tmp_path):
     with pytest.raises(RowError) as info:
         sotopia.load(path)
     err = info.value
-    assert (err.file, err.row, err.field) == (str(path), 1, "agent2_goal")
-    assert str(path) in str(err) and "row 1" in str(err) and "agent2_goal" in str(err)
+    assert (err.file, err.row, err.line, err.field) == (str(path), 1, 2, "agent2_goal")
+    assert str(path) in str(err) and "line 2" in str(err) and "agent2_goal" in str(err)
     assert len(sotopia.load(path, on_invalid="skip")) == 1
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text(json.dumps({"data_source": "hitom", "extra_info": ROW}) + "\n")
@@ -275,7 +275,7 @@ def test_malformed_rows_name_file_row_and_field(tmp_path):
         sotopia.load(wrong)
     broken = tmp_path / "broken.jsonl"
     broken.write_text(good + "\n{not json\n")
-    with pytest.raises(RowError, match="row 1"):
+    with pytest.raises(RowError, match="line 2"):
         sotopia.load(broken)
 
 

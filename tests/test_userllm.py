@@ -126,7 +126,7 @@ def test_malformed_rows_name_file_row_and_field(tmp_path, row, field, message):
         userllm.load(path)
     err = info.value
     assert (err.file, err.row, err.field) == (str(path), 1, field)
-    assert message in str(err) and "row 1" in str(err)
+    assert message in str(err) and "line 2" in str(err)
     assert len(userllm.load(path, on_invalid="skip")) == 2
     scenarios, skipped = load_rows(path, UserLLMRow, DATA_SOURCE, on_invalid="skip")
     assert len(scenarios) == 2 and skipped == 1
