@@ -277,6 +277,17 @@ class Runner:
             self._judges[key] = env.default_judge()
         return self._judges[key]
 
+    def _judge_specs(self, jobs: Sequence[EpisodeJob]) -> dict[str, Any]:
+        """The spec of the judge that scores each env of the run (its model included), for the runs
+        table: the run's config says only "env default", which is what identifies the run."""
+        specs: dict[str, Any] = {}
+        for env_id, options in sorted(
+            {(j.env_id, json.dumps(dict(j.options), sort_keys=True)) for j in jobs}
+        ):
+            judge = self._judge_for(make(env_id, judge=False, **json.loads(options)).unwrapped)
+            specs.setdefault(env_id, []).append(None if judge is None else judge_spec(judge))
+        return {env_id: found[0] if len(found) == 1 else found for env_id, found in specs.items()}
+
     def config(self, jobs: Sequence[EpisodeJob]) -> dict[str, Any]:
         """What identifies the run: envs and options, policies and the judge (not seeds or counts,
         so a longer sweep with the same settings extends the same run)."""
@@ -339,7 +350,7 @@ class Runner:
         self.run_id = store.start_run(
             config,
             policies={"policy": config["policy"], "roles": config["roles"]},
-            judges={"judge": config["judge"]},
+            judges={"judge": config["judge"], "by_env": self._judge_specs(jobs)},
             run_id=self.run_id,
         )
         done = store.finished_ids(self.run_id)

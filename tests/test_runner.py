@@ -253,3 +253,23 @@ def test_kill_minus_9_then_restart_loses_and_duplicates_nothing(tmp_path: Path, 
     assert set(partial) <= set(ids)
     assert events == distinct  # no event stored twice
     assert events > 0 and clean_events > 0
+
+
+def test_runs_table_names_the_judge_that_scored_each_env(tmp_path: Path) -> None:
+    store = tmp_path / "judges.duckdb"
+    run_id = (
+        Runner(store, policy=lambda obs: "<answer>A</answer>", progress=False)
+        .run(jobs_for("soul/hitom-v0", 2))
+        .run_id
+    )
+    with ReplayStore(store, read_only=True) as s:
+        (judges,) = s.con.execute(f"SELECT judges FROM {SCHEMA}.runs WHERE run_id = ?", [run_id]).fetchone()
+    judges = json.loads(judges)
+    assert judges["judge"] == "env default" and judges["by_env"]["soul/hitom-v0"]["kind"] == "mcq"
+    judge_model = "openai:judge-model@http://127.0.0.1:9/v1"
+    jobs = jobs_for("soul/sotopia-v0", 1, options={"judge_model": judge_model})
+    spec = Runner(tmp_path / "other.duckdb", policy="random", progress=False)._judge_specs(jobs)
+    assert spec["soul/sotopia-v0"]["model"]["model"] == "judge-model"
+    assert Runner(store, policy="random", judge=False, progress=False)._judge_specs(jobs) == {
+        "soul/sotopia-v0": None
+    }
