@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -23,6 +24,7 @@ from osim.defaults import option_defaults
 from osim.display import console, num, text
 from osim_env.transcript import log_line
 from replays import EmptyExport, ReplayStore, export, rejudge, replay_stored
+from replays.episodes_file import export_episodes, import_episodes
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -152,6 +154,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.kind == "episodes":
+        return _export_episodes(args)
     filters = {
         "run_id": args.run,
         "role": args.role,
@@ -175,6 +179,38 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"osim: {exc}", file=sys.stderr)
             return 1
     print(f"wrote {n} {args.kind} rows to {path}")
+    return 0
+
+
+def _export_episodes(args: argparse.Namespace) -> int:
+    """Whole episodes (events, judgments, model calls) of --run or of every run, as JSONL."""
+    filters = {"--role": args.role, "--env": args.env, "--judge-id": args.judge_id}
+    filters |= {"--min-score": args.min_score, "--max-score": args.max_score}
+    unused = [flag for flag, value in filters.items() if value is not None]
+    if unused:
+        raise UserError(f"replay export episodes takes --run only, not {', '.join(unused)}")
+    if not args.out.endswith(".jsonl"):
+        raise UserError(f"replay export episodes writes JSONL; name the file *.jsonl, not {args.out!r}")
+    with checks.open_store(args.store, read_only=True) as store:
+        if args.run is not None:
+            checks.run_id(store, args.run)
+        n = export_episodes(store, args.out, None if args.run is None else [args.run])
+    print(f"wrote {n} episodes to {args.out}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    if not Path(args.file).is_file():
+        raise UserError(f"no such file {args.file!r}")
+    with checks.open_store(args.store, read_only=False) as store:
+        try:
+            summary = import_episodes(store, args.file)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+    print(
+        f"imported {summary.episodes} episodes ({summary.runs} new runs) into {args.store}; "
+        f"{summary.skipped} already stored"
+    )
     return 0
 
 
@@ -260,8 +296,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, default_store: str) ->
     store_arg(q)
     q.set_defaults(func=cmd_check)
 
-    q = parser("export", "training data in TRL's formats (Parquet or JSONL)")
-    q.add_argument("kind", choices=["sft", "prompt_completion", "preference"], help="dataset format")
+    q = parser("export", "training data in TRL's formats (Parquet or JSONL), or whole episodes (JSONL)")
+    q.add_argument(
+        "kind",
+        choices=["sft", "prompt_completion", "preference", "episodes"],
+        help="dataset format; 'episodes': every stored row of the episodes, for `osim replay import`",
+    )
     q.add_argument("out", help="output file (.parquet or .jsonl)")
     store_arg(q)
     q.add_argument("--role", help="role to export (default: each episode's policy agents)")
@@ -275,6 +315,11 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, default_store: str) ->
     )
     q.add_argument("--include-thinking", action="store_true", help="keep <think> blocks in completions")
     q.set_defaults(func=cmd_export)
+
+    q = parser("import", "add the episodes of an `osim replay export episodes` file to a store")
+    q.add_argument("file", help="episodes file (.jsonl)")
+    q.add_argument("--store", default=default_store, help="replay store (DuckDB file; created if missing)")
+    q.set_defaults(func=cmd_import)
 
     q = parser("rejudge", "score a run's stored episodes with another judge")
     q.add_argument("run", help="run id")
