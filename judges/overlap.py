@@ -31,7 +31,8 @@ def bleu4(hypothesis: str, reference: str) -> float:
     hyp, ref = " ".join(word_tokens(hypothesis)), " ".join(word_tokens(reference))
     if not hyp or not ref:
         return 0.0
-    return _bleu().sentence_score(hyp, [ref]).score / 100.0
+    # sacrebleu's float arithmetic can land just above 100 on identical texts (1.0000000000000004).
+    return min(1.0, _bleu().sentence_score(hyp, [ref]).score / 100.0)
 
 
 def rouge_l(hypothesis: str, reference: str) -> float:

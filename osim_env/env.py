@@ -133,7 +133,6 @@ class TextEnv(AECEnv, ABC):
             raise ValueError(f"on_judge_error must be one of {JUDGE_ERROR_MODES}, got {on_judge_error!r}")
         self.render_mode = render_mode
         self.on_judge_error = on_judge_error
-        self.possible_agents = list(self.roles)
         if max_turns is not None and max_cycles is not None:
             raise ValueError("give max_turns or max_cycles, not both")
         if max_cycles is not None:  # PettingZoo's name: rounds in which every agent acts once
@@ -144,9 +143,12 @@ class TextEnv(AECEnv, ABC):
         self.options = self.validate_options(dict(options))
         self._fixture: list[Scenario] | None = None
         self._fixed_scenario: Scenario | None = None if scenario is None else self._to_scenario(scenario)
+        self.possible_agents = list(self.possible_roles())
         self._judge = judge
         self._observation_spaces = {
-            a: observation_space(tuple(self.roles), 4 * self.max_turns + 16, self.max_content_length)
+            a: observation_space(
+                tuple(self.possible_agents), 4 * self.max_turns + 16, self.max_content_length
+            )
             for a in self.possible_agents
         }
         self._action_spaces = {a: action_space(self.max_action_length) for a in self.possible_agents}
@@ -165,6 +167,21 @@ class TextEnv(AECEnv, ABC):
         if options:
             raise TypeError(f"{type(self).__name__} got unknown options: {sorted(options)}")
         return options
+
+    def possible_roles(self) -> Sequence[str]:
+        """Every role this env can have (PettingZoo's ``possible_agents``), asked once at construction
+        (after the options and the fixed scenario are set): the class's ``roles``. A task whose roles
+        come from the row (CoSER's characters) derives them from ``candidate_scenarios()``."""
+        return self.roles
+
+    def episode_roles(self) -> Sequence[str]:
+        """The roles of the current episode (asked at reset, once the row is drawn): a subset of
+        ``possible_agents``, all of them by default."""
+        return self.possible_agents
+
+    def candidate_scenarios(self) -> list[Scenario]:
+        """The rows an episode of this env can be set up from: the fixed scenario, else the fixture."""
+        return [self._fixed_scenario] if self._fixed_scenario is not None else self._fixture_rows()
 
     def policy_agents(self) -> tuple[str, ...]:
         """Agents that are trained / evaluated (the others are auxiliary roles)."""
@@ -255,15 +272,20 @@ class TextEnv(AECEnv, ABC):
         self.np_random_seed = int(seed)
         self._np_random, self._np_random_pending = None, True
         options = dict(options or {})
-        if "scenario" in options:
-            self._fixed_scenario = self._to_scenario(options["scenario"])
-        scenario = self._fixed_scenario or self._draw_fixture_row()
+        if "scenario" in options:  # this episode only; later resets go back to the env's own rule
+            scenario = self._to_scenario(options["scenario"])
+        else:
+            scenario = self._fixed_scenario or self._draw_fixture_row()
+        # The episode's generator starts from the seed once the row is chosen, so what the episode
+        # draws later (a director's fallback) is the same whether the row was drawn or given (replay).
+        self._np_random, self._np_random_pending = None, True
         if scenario is not self.scenario:
             self._system_prompts = {}
         self.scenario = scenario
         self.episode_id = episode_id(self.env_id, self.scenario.scenario_id, self.np_random_seed)
 
-        self.agents = list(self.possible_agents)
+        self.agents = list(self.episode_roles())
+        self._add_possible_agents(self.agents)
         self.rewards = dict.fromkeys(self.agents, 0.0)
         self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
         self.terminations = dict.fromkeys(self.agents, False)
@@ -291,6 +313,17 @@ class TextEnv(AECEnv, ABC):
         if first is None:
             raise RuntimeError(f"{self.env_id}: the scheduler named no first agent")
         self.agent_selection = first
+
+    def _add_possible_agents(self, agents: Sequence[str]) -> None:
+        """Roles of a scenario given at reset that this env did not know yet (a row with other
+        characters) join ``possible_agents``, in place, with their spaces."""
+        for agent in agents:
+            if agent not in self.possible_agents:
+                self.possible_agents.append(agent)
+                self._observation_spaces[agent] = observation_space(
+                    tuple(self.possible_agents), 4 * self.max_turns + 16, self.max_content_length
+                )
+                self._action_spaces[agent] = action_space(self.max_action_length)
 
     def component_seed(self, *labels: Any) -> int:
         """A seed for another component of this episode (a partner's sampler, a judge's A/B order,

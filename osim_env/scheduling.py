@@ -105,14 +105,17 @@ class DirectorChoice(Scheduler):
     """A director role picks the next speaker after every speaker turn (CoSER).
 
     The scenario parses the director's action into ``payload["next_speaker"]``. A missing, unknown
-    or repeated choice falls back to a uniform draw with the env's rng among the other speakers; the
-    env records that as a ``system_notice`` through ``on_fallback``.
+    or repeated choice, or one the scenario refused (``payload["refused"]``: the reason, e.g. an end
+    of the scene that comes too early), falls back to a uniform draw with the env's rng among the
+    ``fallback`` speakers other than the current one (all other speakers when none is left, or when
+    ``fallback`` is empty); the env records that as a ``system_notice`` through ``on_fallback``.
     """
 
     director: str
     speakers: Sequence[str]
     first_speaker: str
     on_fallback: Callable[[str, str], None] | None = None  # (chosen, reason)
+    fallback: Sequence[str] = ()  # the pool of a fallback draw (empty: every speaker)
 
     def first(self, present: Sequence[str]) -> str | None:
         return self.first_speaker if self.first_speaker in present else self._others(None, present)[0]
@@ -124,11 +127,14 @@ class DirectorChoice(Scheduler):
             return self.director if self.director in present else self._draw(current, present, rng)
         last_speaker = next((e.source for e in reversed(log) if e.source in self.speakers), None)
         choice_event = log.last(source=self.director)
-        choice = choice_event.payload.get("next_speaker") if choice_event is not None else None
-        if choice in self.speakers and choice in present and choice != last_speaker:
+        payload = choice_event.payload if choice_event is not None else {}
+        choice, refused = payload.get("next_speaker"), payload.get("refused")
+        if not refused and choice in self.speakers and choice in present and choice != last_speaker:
             return choice
         reason = (
-            "no next speaker given"
+            str(refused)
+            if refused
+            else "no next speaker given"
             if choice is None
             else f"next speaker {choice!r} is the current speaker"
             if choice == last_speaker
@@ -144,7 +150,8 @@ class DirectorChoice(Scheduler):
         return others or [s for s in self.speakers if s in present]
 
     def _draw(self, current: str | None, present: Sequence[str], rng: np.random.Generator) -> str | None:
-        pool = self._others(current, present)
+        preferred = [s for s in self.fallback if s in self.speakers and s in present and s != current]
+        pool = preferred or self._others(current, present)
         return pool[int(rng.integers(len(pool)))] if pool else None
 
 

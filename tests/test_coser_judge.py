@@ -7,7 +7,7 @@ import json
 import pytest
 from judges_fakes import FakeJudgeModel, record_with_turns
 
-from judges.tasks.coser import CoSERJudge, character_turns, flaw_score, simulated_lines
+from scenarios.coser.judge import CoSERJudge, character_turns, flaw_score, simulated_lines
 
 FAST = {"backoff_s": 0.0}
 

@@ -1,14 +1,14 @@
-"""The CoSER judge (docs/judges.md#coser): a literary critic lists flaws per dimension.
+"""The CoSER judge (docs/tasks.md#coser), the default judge of ``soul/coser-v0``: a literary critic
+lists flaws per dimension.
 
 Default ``scoring="flaws"`` (the paper's rule): one call per dimension, each answering
 ``{"flaws": [{"instance", "reason", "severity": 1..5}]}``. Per dimension
-``score_d = max(0, min(100 − (Σ severity − 0.3·N_turns)·5, 100))`` with N_turns the number of character
-turns; the episode score is the mean of the four ``score_d`` / 100 and every policy character gets it.
+``score_d = max(0, min(100 − (Σ severity − 0.3·N_turns)·5, 100))`` with N_turns the number of simulated
+character turns (environment, director, invalid actions and the scripted reference prefix excluded);
+the episode score is the mean of the four ``score_d`` / 100 and every policy character gets it.
 ``scoring="anchored"``: one call returning ``{dimension: {"reasoning", "score": 1..10}}`` against ten
 anchors per dimension; ``score_d = (s − 1)/9``. BLEU-4 and ROUGE-L against the reference dialogue are
-reported in ``dims``, never part of the score.
-
-Lives in ``judges.tasks`` until ``scenarios/coser`` exists.
+reported in ``dims``, never part of the score. The detectors of docs/tasks.md#coser annotate ``flags``.
 """
 
 from __future__ import annotations
@@ -16,15 +16,28 @@ from __future__ import annotations
 import json
 import re
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from judges.cache import JudgeCache
+from judges.detectors import (
+    AssistantRegister,
+    Detector,
+    JudgeAddress,
+    Length,
+    Repetition,
+    ThinkLeak,
+    attach_flags,
+    run_detectors,
+)
+from judges.judge_address_patterns import DEFAULT_DIMENSION_NAMES
+from judges.judgment import Judgment
 from judges.llm import JudgeModel, LLMJudge, Query, Scored
 from judges.overlap import bleu4, rouge_l
-from osim_env.data import decode_structured
 from osim_env.episode import EpisodeRecord
+from scenarios.coser.schema import ENVIRONMENT, Circumstance, CoSERRow
 
 DIMENSIONS: dict[str, str] = {
     "storyline_consistency": (
@@ -126,18 +139,18 @@ def anchors(dimension: str) -> list[str]:
     return [f"{i}: " + level.format(bad=bad, good=good) for i, level in enumerate(_LEVELS, start=1)]
 
 
-def _circumstance(row: Mapping[str, Any]) -> dict[str, Any]:
-    value = decode_structured(row.get("circumstance", row))
-    if not isinstance(value, Mapping):
-        raise ValueError("CoSER row needs a circumstance object")
-    return dict(value)
+CHARACTER_PREFIX = "character:"
+ENVIRONMENT_ROLE = "environment"
+DIRECTOR = "director"
+TURN_WORD_CAP = 120  # the length detector's cap (words per turn)
 
 
-def _speaker(source: str) -> str | None:
-    if source.startswith("character:"):
-        return source.split(":", 1)[1]
-    if source in ("environment", "Environment"):
-        return "Environment"
+def speaker_name(source: str) -> str | None:
+    """The scene name of an event source (``character:Hedda`` -> ``Hedda``), None for non-speakers."""
+    if source.startswith(CHARACTER_PREFIX):
+        return source[len(CHARACTER_PREFIX) :]
+    if source == ENVIRONMENT_ROLE:
+        return ENVIRONMENT
     return None
 
 
@@ -146,11 +159,11 @@ def without_thoughts(text: str) -> str:
 
 
 def simulated_lines(record: EpisodeRecord) -> list[str]:
-    """``Name: speech (action)`` lines of characters and the environment (thoughts and director removed);
-    scripted reference lines (``continue_from``) are marked."""
+    """``Name: speech (action)`` lines of characters and the environment (thoughts, director turns and
+    notices removed); scripted reference lines (``continue_from``) are marked."""
     lines = []
     for event in record.events:
-        name = _speaker(event.source)
+        name = speaker_name(event.source)
         if name is None or event.kind not in ("message", "action", "narration") or not event.text:
             continue
         text = without_thoughts(event.text)
@@ -162,44 +175,48 @@ def simulated_lines(record: EpisodeRecord) -> list[str]:
 
 
 def character_turns(record: EpisodeRecord) -> int:
-    """Number of character turns (environment and director excluded): distinct turns with a "
-    "character event."""
+    """N_turns: the simulated character turns (turns with a visible character message or action;
+    environment, director, invalid actions and the scripted reference prefix excluded)."""
     return len(
         {
             e.turn
             for e in record.events
-            if e.source.startswith("character:") and e.kind in ("message", "action", "invalid_action")
+            if e.source.startswith(CHARACTER_PREFIX)
+            and e.kind in ("message", "action")
+            and e.text
+            and not e.payload.get("scripted")
         }
     )
 
 
-def reference_lines(circumstance: Mapping[str, Any]) -> list[str]:
-    return [
-        f"{d.get('character', '?')}: {without_thoughts(str(d.get('message', '')))}"
-        for d in circumstance.get("dialogues", [])
-    ]
+def reference_lines(circumstance: Circumstance) -> list[str]:
+    return [f"{d.character}: {without_thoughts(d.message)}" for d in circumstance.dialogues]
 
 
-def _context(c: Mapping[str, Any]) -> str:
-    plot = c.get("plot", {}) or {}
-    profiles = c.get("character_profiles", {}) or {}
-    descriptions = {
-        k["name"]: k.get("description", "") for k in plot.get("key_characters", []) if "name" in k
-    }
-    profile_text = "\n".join(
-        f"- {name}: {(descriptions.get(name, '') + ' ' + str(text)).strip()}"
-        for name, text in profiles.items()
-    )
+def _context(c: Circumstance) -> str:
+    profile_text = "\n".join(f"- {name}: {c.profile(name)}" for name in c.character_profiles)
     return "\n\n".join(
         [
-            f"## Book\n{c.get('book', '')}",
-            f"## Plot summary\n{plot.get('summary', '')}",
-            f"## Scenario\n{c.get('scenario', '')}",
+            f"## Book\n{c.book}",
+            f"## Plot summary\n{c.plot.summary}",
+            f"## Scenario\n{c.setting}",
             f"## Character profiles\n{profile_text}",
-            f"## Major characters\n{', '.join(c.get('major_characters', []))}",
+            f"## Major characters\n{', '.join(c.major_characters)}",
             "## Original dialogue from the book (thoughts removed)\n" + "\n".join(reference_lines(c)),
         ]
     )
+
+
+def default_detectors() -> list[Detector]:
+    """The detectors of docs/tasks.md#coser (rules only, so they need no model)."""
+    names = (*DEFAULT_DIMENSION_NAMES, *(d.replace("_", " ") for d in DIMENSIONS))
+    return [
+        AssistantRegister(),
+        Repetition(),
+        Length(max_words=TURN_WORD_CAP),
+        ThinkLeak(),
+        JudgeAddress(names, semantic=False),
+    ]
 
 
 class CoSERJudge(LLMJudge):
@@ -212,6 +229,7 @@ class CoSERJudge(LLMJudge):
         *,
         scoring: Literal["flaws", "anchored"] = "flaws",
         text_max_chars: int | None = 600,
+        detectors: Sequence[Detector] | None = None,
         **kw: Any,
     ) -> None:
         kw.setdefault("max_tokens", 4096)
@@ -221,15 +239,29 @@ class CoSERJudge(LLMJudge):
         self.scoring = scoring
         self.text_max_chars = text_max_chars
         self.schema = flaw_schema(text_max_chars) if scoring == "flaws" else anchored_schema(text_max_chars)
+        self.detectors = list(default_detectors() if detectors is None else detectors)
 
     def params(self) -> dict[str, Any]:
         return {"scoring": self.scoring, "text_max_chars": self.text_max_chars}
 
+    async def judge_batch(self, episodes: Sequence[EpisodeRecord]) -> list[dict[str, Judgment]]:
+        """The judgments with the detectors' flags (they annotate, never change the score)."""
+        judged = await super().judge_batch(episodes)
+        return [
+            {agent: attach_flags(j, run_detectors(record, agent, self.detectors)) for agent, j in out.items()}
+            for record, out in zip(episodes, judged)
+        ]
+
     def queries(self, record: EpisodeRecord) -> list[Query]:
-        c = _circumstance(record.scenario)
+        c = CoSERRow.model_validate(record.scenario).circumstance
         transcript = "\n".join(simulated_lines(record))
         context = _context(c)
         simulation = f"## Simulated conversation\n{transcript or '(no turns)'}"
+        if "[from the reference]" in transcript:
+            simulation += (
+                "\n\nLines marked [from the reference] are the book's opening lines, given to the "
+                "simulation as its start: judge the lines after them."
+            )
         if self.scoring == "anchored":
             scales = "\n\n".join(f"### {d}\n{DIMENSIONS[d]}\n" + "\n".join(anchors(d)) for d in DIMENSIONS)
             task = (
@@ -261,7 +293,7 @@ class CoSERJudge(LLMJudge):
         ]
 
     def score(self, record: EpisodeRecord, agent: str, answers: Mapping[str, BaseModel]) -> Scored:
-        c = _circumstance(record.scenario)
+        c = CoSERRow.model_validate(record.scenario).circumstance
         reference = "\n".join(reference_lines(c))
         simulation = "\n".join(simulated_lines(record))
         dims: dict[str, float] = {
@@ -286,3 +318,15 @@ class CoSERJudge(LLMJudge):
             dims[f"{d}.severity_sum"] = float(sum(severities))
             reasons[d] = json.dumps([f.model_dump() for f in flaws], ensure_ascii=False)
         return Scored(score=statistics.fmean(dims[d] for d in DIMENSIONS) / 100.0, dims=dims, reasons=reasons)
+
+
+def default_judge(
+    judge_model: JudgeModel = None,
+    *,
+    scoring: Literal["flaws", "anchored"] = "flaws",
+    cache: JudgeCache | None = None,
+    **kw: Any,
+) -> CoSERJudge:
+    """The judge ``soul/coser-v0`` uses by default. ``judge_model`` is a policy or a policy spec string
+    (``None``: the local ``"tiny"`` model); the model is resolved on first use."""
+    return CoSERJudge(judge_model, scoring=scoring, cache=cache, **kw)
