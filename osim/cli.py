@@ -27,7 +27,7 @@ from typing import Any
 from rich.table import Table
 
 import osim_env
-from osim import checks, replay_cli
+from osim import checks, judge_cache, replay_cli
 from osim.checks import UserError
 from osim.display import console, num
 from osim.runner import Runner, jobs_for
@@ -84,6 +84,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         with checks.open_store(args.store, read_only=True):
             pass  # an existing file must be a store this osim can append to
     jobs = jobs_for(args.env_id, args.episodes, seed=args.seed, scenarios=scenarios, options=options)
+    cache = judge_cache.open_cache(
+        args.store, args.judge_cache, enabled=not (args.no_judge_cache or args.no_judge)
+    )
     runner = Runner(
         args.store,
         policy=args.policy,
@@ -96,9 +99,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
         on_flush=(lambda n: print(f"stored {n} episodes", flush=True)) if args.log_flushes else None,
+        judge_cache=cache,
     )
-    summary = runner.run(jobs)
+    try:
+        summary = runner.run(jobs)
+    finally:
+        line = judge_cache.report(cache)
+        if cache is not None:
+            cache.close()
     _print_summary(summary.run_id, args.store, summary)
+    if line and not args.no_judge:
+        print(line)
     return 0
 
 
@@ -224,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="re-run episodes stored as failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--log-flushes", action="store_true", help="print a line after every store write")
+    judge_cache.add_arguments(p)
     p.set_defaults(func=cmd_run)
 
     replay_cli.add_parser(sub, common, DEFAULT_STORE)

@@ -18,7 +18,7 @@ from rich import box
 from rich.table import Table
 
 import osim_env
-from osim import checks
+from osim import checks, judge_cache
 from osim.checks import UserError
 from osim.defaults import option_defaults
 from osim.display import console, num, text
@@ -216,24 +216,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_rejudge(args: argparse.Namespace) -> int:
     out = console()
-    judgments = errors = 0
-    reasons: Counter[str] = Counter()
-    with checks.open_store(args.store, read_only=False) as store:
+    with checks.open_store(args.store, read_only=True) as store:
         checks.run_id(store, args.run)
-        frame = store.episodes(args.run)
-        if frame.empty:
-            raise UserError(f"run {args.run!r} has no stored episodes in {args.store}")
-        for env_id in sorted(set(frame["env_id"])):
-            ids = list(frame.loc[frame["env_id"] == env_id, "episode_id"])
-            judge = _judge_for(env_id, args, store, ids[0])
-            result = rejudge(store, args.run, judge, episode_ids=ids, progress=not args.no_progress)
-            out.print(
-                f"{env_id}: {result.episodes} episodes rejudged by {result.judge_id}: "
-                f"{result.judgments} judgments, {result.errors} errors, mean score {num(result.mean_score)}"
-            )
-            judgments += result.judgments
-            errors += result.errors
-            reasons.update(reason for _, reason in result.failures)
+    cache = judge_cache.open_cache(args.store, args.judge_cache, enabled=not args.no_judge_cache)
+    try:
+        with checks.open_store(args.store, read_only=False) as store:
+            judgments, errors, reasons = _rejudge_each_env(args, store, cache)
+    finally:
+        line = judge_cache.report(cache)
+        if cache is not None:
+            cache.close()
+    if line:
+        print(line)
     if reasons:
         out.print("errors by reason:")
         for reason, count in reasons.most_common():
@@ -242,6 +236,30 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
         print(f"osim: every one of the {judgments} judgments failed (reasons above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _rejudge_each_env(
+    args: argparse.Namespace, store: ReplayStore, cache: Any
+) -> tuple[int, int, Counter[str]]:
+    """Rejudge the run's episodes env by env; (judgments, errors, error reasons with counts)."""
+    frame = store.episodes(args.run)
+    if frame.empty:
+        raise UserError(f"run {args.run!r} has no stored episodes in {args.store}")
+    judgments = errors = 0
+    reasons: Counter[str] = Counter()
+    for env_id in sorted(set(frame["env_id"])):
+        ids = list(frame.loc[frame["env_id"] == env_id, "episode_id"])
+        judge = _judge_for(env_id, args, store, ids[0])
+        judge_cache.use_cache(judge, cache)
+        result = rejudge(store, args.run, judge, episode_ids=ids, progress=not args.no_progress)
+        console().print(
+            f"{env_id}: {result.episodes} episodes rejudged by {result.judge_id}: "
+            f"{result.judgments} judgments, {result.errors} errors, mean score {num(result.mean_score)}"
+        )
+        judgments += result.judgments
+        errors += result.errors
+        reasons.update(reason for _, reason in result.failures)
+    return judgments, errors, reasons
 
 
 def _judge_for(env_id: str, args: argparse.Namespace, store: Any, episode_id: str) -> Any:
@@ -327,4 +345,5 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, default_store: str) ->
     q.add_argument("--judge-model", help="model behind the env's default LLM judge, as a policy spec")
     q.add_argument("--judge-factory", help="module:attr returning a judge object")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    judge_cache.add_arguments(q)
     q.set_defaults(func=cmd_rejudge)

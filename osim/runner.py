@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from judges.cache import JudgeCache
 from judges.judgment import Judgment
 from osim.defaults import with_app_defaults
+from osim.judge_cache import use_cache
 from osim_env.aio import run_sync
 from osim_env.registration import make
 from osim_env.thinking import strip_thinking
@@ -199,6 +201,7 @@ class Runner:
 
     ``judge``: ``None`` uses each env's default judge (built once per env id and options), ``False``
     stores episodes unjudged, any judge object (``judge_batch`` / ``judge_episode``) judges all.
+    ``judge_cache``: a ``JudgeCache`` handed to every judge the runner uses (and their member judges).
     """
 
     def __init__(
@@ -216,6 +219,7 @@ class Runner:
         retry_failed: bool = False,
         progress: bool = True,
         on_flush: Callable[[int], None] | None = None,
+        judge_cache: JudgeCache | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -230,6 +234,8 @@ class Runner:
         self.progress = progress
         self.on_flush = on_flush
         self.judge = judge
+        self.judge_cache = judge_cache
+        use_cache(judge, judge_cache)
         self._specs: dict[str, Any] = {}  # spec string -> policy instance
         self.policy = None if policy is None else self._resolve(policy)
         self.roles = {role: self._resolve(p) for role, p in (roles or {}).items()}
@@ -275,6 +281,7 @@ class Runner:
         key = json.dumps([env.env_id, env.options], sort_keys=True, default=str)
         if key not in self._judges:
             self._judges[key] = env.default_judge()
+            use_cache(self._judges[key], self.judge_cache)
         return self._judges[key]
 
     def _judge_specs(self, jobs: Sequence[EpisodeJob]) -> dict[str, Any]:
