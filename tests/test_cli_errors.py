@@ -205,3 +205,12 @@ def test_tables_fold_text_and_keep_the_score_column_in_80_columns(
     assert main(["replay", "list", "--store", str(store), "--run", run_id]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if "soul/hitom" in line]
     assert [(row[2], row[4]) for row in rows] == [("ok", "1.000"), ("judge_error", "-")] * 2
+
+
+def test_model_library_bars_are_hidden_unless_verbose(tmp_path: Path, tiny_model_dir: Path) -> None:
+    args = ["run", "soul/hitom-v0", "--policy", "tiny", "--episodes", "1", "--no-progress"]
+    quiet = osim(*args, "--store", "quiet.duckdb", cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Loading weights" not in quiet.stdout + quiet.stderr and "1 episodes run" in quiet.stdout
+    verbose = osim(*args, "--store", "verbose.duckdb", "--verbose", cwd=tmp_path)
+    assert verbose.returncode == 0 and "Loading weights" in verbose.stderr
