@@ -24,7 +24,9 @@ HITOM_ROW = fixture_path("scenarios.hitom").read_text(encoding="utf-8").splitlin
 
 def osim(*args: str, cwd: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).with_name("osim")
-    env = {k: v for k, v in os.environ.items() if k != "OSIM_DEBUG"}
+    # In-process calls of main() in other tests set the quieting variables in this process: drop them.
+    dropped = {"OSIM_DEBUG", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("VLLM_")}
     env.update({"HF_HUB_OFFLINE": "1", "COLUMNS": "100", **(extra_env or {})})
     return subprocess.run([str(script), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
 

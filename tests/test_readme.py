@@ -25,7 +25,7 @@ def test_step_loop_example_runs_and_is_short():
 
 
 def test_hitom_example_prints_the_reward():
-    block = "import osim_env\n" + python_blocks()[1]
+    block = python_blocks()[1]  # as pasted: its own imports
     out = subprocess.run(
         [sys.executable, "-c", block], capture_output=True, text=True, timeout=120, check=False
     )
@@ -81,7 +81,7 @@ def test_every_osim_command_in_the_readme_parses():
 
 
 def test_sweep_and_store_example_runs(tmp_path):
-    [block] = [b for b in text_blocks() if "run_sweep" in b]
+    [block] = [b for b in python_blocks() if "run_sweep" in b]
     script = (
         block.replace("episodes=8", "episodes=2, progress=False") + "\nprint(type(ds).__name__, len(df))\n"
     )
