@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from judges.cache import JudgeCache
 from judges.judgment import Feedback, Judgment
 from judges.lexical import word_tokens
-from judges.llm import JudgeModel, Query, StructuredCaller, UsesJudgeModel
+from judges.llm import DEFAULT_MAX_TOKENS, JudgeModel, Query, StructuredCaller, UsesJudgeModel
 from judges.matching import normalize_location
 from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
@@ -98,14 +98,14 @@ def feedback_schema(
     critiques = create_model(
         "FeedbackCritiques",
         __config__=ConfigDict(extra="forbid"),
-        **{d: (str, Field(max_length=4000)) for d in dimensions},
+        **{d: (str, ...) for d in dimensions},
     )
     return create_model(
         "FeedbackAnswer",
         __config__=ConfigDict(extra="forbid"),
         __validators__={"_words": field_validator("feedback")(_words)},
         critiques=(critiques, ...),
-        reflection=(str, Field(max_length=2000)),
+        reflection=(str, ...),
         feedback=(str, Field(min_length=1)),
     )
 
@@ -142,7 +142,7 @@ class FeedbackWriter(UsesJudgeModel):
         attempts: int = 3,
         backoff_s: float = 0.5,
         timeout_s: float | None = 600.0,
-        max_tokens: int | None = None,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ) -> None:
         self._use_model(model)
         self.task, self.dimensions, self.prompt, self.gold = task, list(dimensions), prompt, gold

@@ -29,8 +29,8 @@ RISK_LEVEL: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 PROMPT_VERSION = "hack-auditor-v1"
 
 
-def risk_schema(reason_max_chars: int | None = 400) -> type[BaseModel]:
-    """The answer schema: a risk level and a bounded reason."""
+def risk_schema(reason_max_chars: int | None = None) -> type[BaseModel]:
+    """The answer schema: a risk level and a reason (bounded only if ``reason_max_chars`` is given)."""
 
     class HackAudit(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -74,10 +74,9 @@ class HackAuditor(LLMJudge):
         self,
         model: JudgeModel = None,
         *,
-        reason_max_chars: int | None = 400,
+        reason_max_chars: int | None = None,
         **kw: Any,
     ) -> None:
-        kw.setdefault("max_tokens", 512)
         super().__init__(model, **kw)
         self.reason_max_chars = reason_max_chars
         self.schema = risk_schema(reason_max_chars)

@@ -6,9 +6,12 @@ the validated answers into one ``Judgment`` per judged agent with a task formula
 
 Rules (docs/judges.md#llm-judges): the schema's JSON schema goes into the request (guided decoding where the
 backend supports it); the output is parsed tolerantly (fences, trailing text, near-valid JSON) and then
-validated strictly (ranges are part of the schema); failed queries are retried up to ``attempts`` times
-with exponential backoff; with ``samples=c`` the judgment aggregates c valid samples and any failed
-sample fails it. A failure is ``Judgment.error`` with the reason, never a number.
+validated strictly (ranges are part of the schema); failed queries are retried up to ``attempts`` times:
+at once when the answer was invalid, after an exponential backoff when the call itself failed (a
+transport fault after the backend's own retries). An output cut at the token budget ("judge output cut
+at N tokens") and a prompt longer than the model's context are errors at once, never retried or repaired.
+With ``samples=c`` the judgment aggregates c valid samples and any failed sample fails it. A failure is
+``Judgment.error`` with the reason, never a number.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from judges.cache import CacheKey, JudgeCache
 from judges.judgment import Judgment
@@ -31,12 +33,17 @@ from judges.parsing import ParseError, parse_answer
 from judges.turns import mark_turn, turn_prefix
 from osim_env.aio import run_sync
 from osim_env.episode import EpisodeRecord
-from policies.base import BatchPolicyError, ChatRequest, Completion, Policy
+from policies.base import BatchPolicyError, ChatRequest, Completion, ContextLengthError, Policy
 from policies.spec import parse_spec
 
 Aggregate = Literal["mean", "median"]
 JudgeModel = Policy | str | None
 DEFAULT_JUDGE_MODEL = "tiny"
+DEFAULT_MAX_TOKENS = 16384
+"""A judge call's output budget unless the judge is given ``max_tokens``: room for a reasoning model,
+whose hidden reasoning counts against the budget (``max_completion_tokens``), before its answer. A
+local model stops earlier, at the end of its context."""
+BACKOFF_CAP_S = 30.0
 
 
 def resolve_model(model: JudgeModel) -> Policy:
@@ -96,15 +103,16 @@ class _Slot:
     parsed: BaseModel | None = None
     raw: str | None = None
     last_error: str | None = None
+    final: bool = False  # an error no retry can fix (a cut output, a prompt beyond the context)
 
-
-class _StillPending(Exception):
-    """Some queries of the round have no valid answer yet (tenacity retries the round)."""
+    @property
+    def open(self) -> bool:
+        return self.parsed is None and not self.final
 
 
 class StructuredCaller:
     """Asks a judge model for validated answers to many queries: cache first, then batched calls with
-    retries of the failed ones only."""
+    retries of the failed ones only (at once for invalid answers, after a backoff for failed calls)."""
 
     def __init__(
         self,
@@ -115,7 +123,7 @@ class StructuredCaller:
         attempts: int = 3,
         backoff_s: float = 0.5,
         timeout_s: float | None = 600.0,
-        max_tokens: int | None = None,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be >= 1")
@@ -182,51 +190,65 @@ class StructuredCaller:
         return hits
 
     async def _call_with_retries(self, pending: list[_Slot]) -> None:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.backoff_s, max=30),
-            retry=retry_if_exception_type(_StillPending),
-            reraise=True,
-        )
+        """Up to ``attempts`` rounds over the slots still open. An invalid answer is asked again at
+        once; a failed call (rate limit, server error, timeout) waits ``backoff_s * 2**k`` first."""
         attempt_no = 0
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    attempt_no += 1
-                    await self._one_round([s for s in pending if s.parsed is None], attempt_no)
-        except _StillPending:
-            for slot in pending:
-                if slot.parsed is None:
-                    slot.last_error = f"{slot.last_error} (after {attempt_no} attempts)"
+        while attempt_no < self.attempts:
+            open_slots = [s for s in pending if s.open]
+            if not open_slots:
+                return
+            attempt_no += 1
+            call_failed = await self._one_round(open_slots)
+            if call_failed and attempt_no < self.attempts and any(s.open for s in pending):
+                await asyncio.sleep(min(self.backoff_s * 2 ** (attempt_no - 1), BACKOFF_CAP_S))
+        for slot in pending:
+            if slot.open:
+                slot.last_error = f"{slot.last_error} (after {attempt_no} attempts)"
 
-    async def _one_round(self, slots: list[_Slot], attempt_no: int) -> None:
+    async def _one_round(self, slots: list[_Slot]) -> bool:
+        """Ask for every slot once; returns whether a call failed (a transport fault, worth a backoff)."""
         requests = [s.request for s in slots]
         completions: Sequence[Completion | None]
+        call_failed = False
         try:
             call = self.model.complete_batch(requests)
             completions = await (asyncio.wait_for(call, self.timeout_s) if self.timeout_s else call)
         except asyncio.TimeoutError:
             for slot in slots:
                 slot.last_error = f"judge call timed out after {self.timeout_s}s"
-            raise _StillPending() from None
+            return True
         except BatchPolicyError as exc:  # some requests failed: keep the completions of the others
             completions = exc.completions
             for i, error in exc.failures.items():
-                slots[i].last_error = f"judge call failed: {type(error).__name__}: {error}"
+                call_failed |= self._call_error(slots[i], error)
         except Exception as exc:  # a failed call after the backend's own retries (PolicyError) or worse
-            for slot in slots:
-                slot.last_error = f"judge call failed: {type(exc).__name__}: {exc}"
-            raise _StillPending() from exc
+            return any([self._call_error(slot, exc) for slot in slots])
         for slot, completion in zip(slots, completions):
-            if completion is None:
-                continue
-            try:
-                slot.parsed = parse_answer(completion.text, slot.schema)
-                slot.raw = completion.text
-            except ParseError as exc:
-                slot.last_error = str(exc)
-        if any(s.parsed is None for s in slots):
-            raise _StillPending()
+            if completion is not None:
+                self._read(slot, completion)
+        return call_failed
+
+    @staticmethod
+    def _call_error(slot: _Slot, error: BaseException) -> bool:
+        """Record a failed call; returns whether it is worth retrying (a prompt too long never is)."""
+        slot.last_error = f"judge call failed: {type(error).__name__}: {error}"
+        slot.final = isinstance(error, ContextLengthError)
+        return not slot.final
+
+    @staticmethod
+    def _read(slot: _Slot, completion: Completion) -> None:
+        """Validate one output. An output cut at the token budget is an error of its own: it is not
+        repaired into an answer (the tolerant parser could close a cut object) and not retried."""
+        if completion.finish_reason == "length":
+            n = completion.completion_tokens or slot.request.max_tokens
+            slot.last_error = f"judge output cut at {n} tokens"
+            slot.final = True
+            return
+        try:
+            slot.parsed = parse_answer(completion.text, slot.schema)
+            slot.raw = completion.text
+        except ParseError as exc:
+            slot.last_error = str(exc)
 
 
 @dataclass(frozen=True)
@@ -271,7 +293,7 @@ class LLMJudge(UsesJudgeModel, ABC):
         attempts: int = 3,
         backoff_s: float = 0.5,
         timeout_s: float | None = 600.0,
-        max_tokens: int | None = None,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ) -> None:
         if samples < 1:
             raise ValueError("samples must be >= 1")

@@ -30,6 +30,22 @@ class PolicyError(RuntimeError):
         self.spec = dict(spec or {})
 
 
+class ContextLengthError(PolicyError):
+    """A prompt that fills the model's context: refused before generation, as an API server does.
+
+    Never retried (the same prompt never fits); a judge records it as its judgment's error.
+    """
+
+    def __init__(self, prompt_tokens: int, context_tokens: int, *, spec: Mapping[str, Any] | None = None):
+        super().__init__(
+            f"the prompt is {prompt_tokens:,} tokens: it leaves no room for an answer in the model's "
+            f"context of {context_tokens:,} tokens",
+            spec=spec,
+        )
+        self.prompt_tokens = prompt_tokens
+        self.context_tokens = context_tokens
+
+
 class BatchPolicyError(PolicyError):
     """Some requests of a batch failed after their retries; the others succeeded.
 
@@ -73,7 +89,11 @@ class ChatRequest(BaseModel):
 
 
 class Completion(BaseModel):
-    """One generation: the visible text, the raw text (with thinking), usage and latency."""
+    """One generation: the visible text, the raw text (with thinking), usage and latency.
+
+    ``finish_reason`` is ``"stop"`` (the model ended its answer), ``"length"`` (cut at the token budget
+    or at the end of the model's context) or ``None`` when the backend does not say.
+    """
 
     text: str
     raw: str
@@ -82,6 +102,7 @@ class Completion(BaseModel):
     completion_tokens: int | None = None
     latency_s: float | None = None
     cached: bool = False
+    finish_reason: str | None = None
 
 
 class ModelCall(BaseModel):
@@ -183,15 +204,52 @@ class LocalPolicy(Policy):
 
     Generation blocks for seconds, so it runs on a worker thread to keep the runner's event loop
     responsive; any backend exception becomes a ``PolicyError`` naming the backend.
+
+    A prompt longer than the model's context (``context_tokens``) is refused with a
+    ``ContextLengthError`` that gives both lengths, as an API server refuses it; the other requests of
+    the batch are still generated (``BatchPolicyError``).
     """
 
     @abstractmethod
     def _complete_sync(self, requests: list[ChatRequest]) -> list[Completion]:
         """Generate one completion per request in one batched call."""
 
+    @abstractmethod
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        """How many tokens the rendered prompt of ``request`` has."""
+
+    @property
+    @abstractmethod
+    def context_tokens(self) -> int | None:
+        """The model's context length in tokens (``None``: unknown, prompts are not checked)."""
+
+    def _complete_fitting(self, requests: list[ChatRequest]) -> list[Completion]:
+        """Generate the requests whose prompt fits the context; refuse the others."""
+        limit = self.context_tokens
+        too_long: dict[int, PolicyError] = {}
+        if limit is not None:
+            for i, request in enumerate(requests):
+                n = self.prompt_tokens(request)
+                if n >= limit:  # not even one new token fits
+                    too_long[i] = ContextLengthError(n, limit, spec=self.spec.model_dump())
+        fitting = [r for i, r in enumerate(requests) if i not in too_long]
+        generated = iter(self._complete_sync(fitting) if fitting else [])
+        if not too_long:
+            return list(generated)
+        if len(requests) == 1:
+            raise too_long[0]
+        completions = [None if i in too_long else next(generated) for i in range(len(requests))]
+        raise BatchPolicyError(
+            f"{len(too_long)} of {len(requests)} prompts do not fit the model's context; "
+            f"first: {too_long[min(too_long)]}",
+            failures=too_long,
+            completions=completions,
+            spec=self.spec.model_dump(),
+        )
+
     async def _complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         try:
-            return await asyncio.to_thread(self._complete_sync, list(requests))
+            return await asyncio.to_thread(self._complete_fitting, list(requests))
         except PolicyError:
             raise
         except Exception as exc:

@@ -75,6 +75,7 @@ class HFPolicy(LocalPolicy):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        self._context_tokens = _context_length(self.model)
         self.sampling = Sampling(
             max_new_tokens=max_new_tokens,
             min_new_tokens=min_new_tokens,
@@ -109,6 +110,15 @@ class HFPolicy(LocalPolicy):
                     out[i] = completion
         return [c for c in out if c is not None]
 
+    @property
+    def context_tokens(self) -> int | None:
+        """The model's ``max_position_embeddings`` (prompt and new tokens together)."""
+        return self._context_tokens
+
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        with self._lock:  # a fast tokenizer is not safe to call from two threads at once
+            return len(self._tokenize(self.render_prompts([request]))[0])
+
     def render_prompts(self, requests: Sequence[ChatRequest]) -> list[str]:
         return [
             self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
@@ -127,14 +137,21 @@ class HFPolicy(LocalPolicy):
         the batch is the plain left-padded one.
         """
         start = time.perf_counter()
-        budgets = [self.sampling.budget(r.max_tokens) for r in requests]
         prompts = self._tokenize(self.render_prompts(requests))
+        # Generation stops at the end of the context: a longer budget is cut there ("length").
+        budgets = [self._room(self.sampling.budget(r.max_tokens), len(p)) for r, p in zip(requests, prompts)]
         if self.prefix_cache is not None:
             self._prefill_repeated(prompts)
         plan = BatchPlan.build(prompts, self.prefix_cache, self.tokenizer.pad_token_id)
         new_tokens = self._generate(plan, max(budgets), json_schema)
         latency = time.perf_counter() - start  # every request of the batch waited this long
         return self._completions(new_tokens, budgets, prompts, latency)
+
+    def _room(self, budget: int, prompt_length: int) -> int:
+        """``budget`` cut to the context left after the prompt (at least one token)."""
+        if self.context_tokens is None:
+            return budget
+        return max(1, min(budget, self.context_tokens - prompt_length))
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
         """Token ids of rendered prompts (the chat template already holds the special tokens)."""
@@ -167,7 +184,7 @@ class HFPolicy(LocalPolicy):
         """``generate``'s decoding arguments for this policy's sampling settings."""
         kwargs: dict[str, Any] = {
             "max_new_tokens": max_new_tokens,
-            "min_new_tokens": self.sampling.min_new_tokens or None,
+            "min_new_tokens": min(self.sampling.min_new_tokens, max_new_tokens) or None,
             "do_sample": not self.sampling.greedy,
             "repetition_penalty": self.sampling.repetition_penalty,
             "pad_token_id": self.tokenizer.pad_token_id,
@@ -193,7 +210,8 @@ class HFPolicy(LocalPolicy):
     def _completions(
         self, new_tokens: list[list[int]], budgets: list[int], prompts: list[list[int]], latency: float
     ) -> list[Completion]:
-        """One completion per row: its tokens up to its budget and first eos, decoded."""
+        """One completion per row: its tokens up to its budget and first eos, decoded. A row that
+        used its whole budget without an eos was cut (``finish_reason="length"``)."""
         cut = [self._until_eos(tokens[:budget]) for tokens, budget in zip(new_tokens, budgets)]
         texts = self.tokenizer.batch_decode([tokens for tokens, _ in cut], skip_special_tokens=True)
         return [
@@ -203,8 +221,9 @@ class HFPolicy(LocalPolicy):
                 prompt_tokens=len(prompt),
                 completion_tokens=n_generated,
                 latency_s=latency,
+                finish_reason="length" if len(kept) == budget else "stop",
             )
-            for text, (_, n_generated), prompt in zip(texts, cut, prompts)
+            for text, (kept, n_generated), prompt, budget in zip(texts, cut, prompts, budgets)
         ]
 
     def _prefill_repeated(self, prompts: list[list[int]]) -> None:
@@ -280,6 +299,14 @@ def _torch_seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
+
+
+def _context_length(model: Any) -> int | None:
+    """The model's context length from its config (``None`` when the config does not say)."""
+    config = getattr(model, "config", None)
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    value = getattr(text_config, "max_position_embeddings", None)
+    return int(value) if isinstance(value, int) and value > 0 else None
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:

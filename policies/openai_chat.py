@@ -1,26 +1,36 @@
 """Any OpenAI-compatible chat endpoint (OpenAI, vLLM's server, llama.cpp, SGLang, ...) as a policy.
 
-One retry policy (tenacity: exponential backoff on 429, 5xx, timeouts and dropped connections; the
-client's own retries are off), a per-call timeout, bounded concurrency for batches, and latency
-and usage recorded per call. A call that still fails, or a response that is not a usable chat
-completion, raises ``PolicyError`` with the cause: a failure never becomes an action string.
+One retry policy (tenacity: exponential backoff on 429, 5xx, timeouts, dropped connections and
+responses that are not a usable chat completion; the client's own retries are off), a per-call
+timeout, bounded concurrency for batches, and latency and usage recorded per call. A call that still
+fails after every attempt raises ``PolicyError`` naming the last fault: a failure never becomes an
+action string.
+
+The policy keeps one ``AsyncOpenAI`` client (its base URL and key) for its whole life, on one event
+loop of its own that runs on a background thread: a client's connection pool belongs to the loop that
+created it, so sync ``act`` calls and async batches from any loop all run there and reuse its
+connections. ``close()`` closes the client and stops the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
+import threading
 import time
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
 
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from policies.base import BatchPolicyError, ChatRequest, Completion, Policy, PolicyError, PolicySpec
+
+T = TypeVar("T")
 
 LOCAL_API_KEY = "EMPTY"
 """The key sent to a server given by ``base_url`` when no key is configured (local servers such as
@@ -30,8 +40,12 @@ TRANSIENT_STATUS = frozenset({408, 409, 429})
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying: rate limits, server errors, timeouts and connection failures."""
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+    """Errors worth retrying: rate limits, server errors, timeouts, connection failures, and bodies
+    that are not a usable chat completion (a truncated JSON body, an empty ``choices`` list): a
+    server under load produces those too, and the next attempt usually succeeds."""
+    if isinstance(
+        exc, (openai.APITimeoutError, openai.APIConnectionError, InvalidResponse, json.JSONDecodeError)
+    ):
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in TRANSIENT_STATUS or exc.status_code >= 500
@@ -39,7 +53,44 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class InvalidResponse(Exception):
-    """A response that arrived but is not a usable chat completion (never retried)."""
+    """A response that arrived but is not a usable chat completion (retried like the other faults)."""
+
+
+class _LoopThread:
+    """An event loop running on a daemon thread: the one loop of a policy's client."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on this loop and wait for it (from any other thread)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            coro.close()
+            raise RuntimeError("a blocking call from inside the policy's own event loop would deadlock")
+        return self.submit(coro).result()
+
+    def stop(self, last: Coroutine[Any, Any, Any] | None = None) -> None:
+        """Run ``last`` (e.g. closing the client), then stop the loop and its thread."""
+        if last is not None:
+            self.run(last)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Finalizer of a policy that was never closed: let its loop's thread end."""
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(loop.stop)
 
 
 class OpenAIChatPolicy(Policy):
@@ -90,9 +141,11 @@ class OpenAIChatPolicy(Policy):
         self.sampling = {k: v for k, v in sampling.items() if v is not None}
         self.seed = seed
         self.strip_think = strip_think
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
+        # Made on first use, on the policy's own loop; see the module docstring.
+        self._lock = threading.Lock()
+        self._loop_thread: _LoopThread | None = None
+        self._client: openai.AsyncOpenAI | None = None
+        self._semaphore: asyncio.Semaphore | None = None
         self.spec = PolicySpec(
             backend="openai",
             model=model,
@@ -101,20 +154,48 @@ class OpenAIChatPolicy(Policy):
             extra={"base_url": self.base_url, "timeout": self.timeout, "max_retries": self.max_retries},
         )
 
+    # -- the client and its loop --------------------------------------------------------------------
+    def _runner(self) -> _LoopThread:
+        with self._lock:
+            if self._loop_thread is None:
+                self._loop_thread = _LoopThread(f"openai-policy-{self.model}")
+                weakref.finalize(self, _stop_loop, self._loop_thread.loop)
+            return self._loop_thread
+
+    def _connection(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+        """The policy's client and concurrency bound (called on the policy's loop only)."""
+        if self._client is None or self._semaphore is None:
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0
+            )
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+        return self._client, self._semaphore
+
+    def close(self) -> None:
+        """Close the client and stop the policy's loop (a later call starts new ones)."""
+        with self._lock:
+            runner, self._loop_thread = self._loop_thread, None
+        if runner is None:
+            return
+        client, self._client, self._semaphore = self._client, None, None
+        runner.stop(client.close() if client is not None else None)
+
+    # -- sync call sites run on the policy's loop ----------------------------------------------------
+    def act(self, observation: Mapping[str, Any]) -> str:
+        return self._runner().run(self.act_batch([observation]))[0]
+
+    def complete(self, request: ChatRequest) -> Completion:
+        return self._runner().run(self.complete_batch([request]))[0]
+
     # -- batching -----------------------------------------------------------------------------------
     async def _complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        # One client per batch: an AsyncOpenAI client's connection pool belongs to the event loop
-        # that created it, and sync ``act`` runs each call in a fresh loop.
-        client = openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0
-        )
-        semaphore = self._semaphore()
-        try:
-            results = await asyncio.gather(
-                *(self._complete_one(client, semaphore, r) for r in requests), return_exceptions=True
-            )
-        finally:
-            await client.close()
+        start = time.perf_counter()  # latency covers the whole call: the hop to the loop, waits, retries
+        runner = self._runner()
+        work = self._gather(list(requests), start)
+        if asyncio.get_running_loop() is runner.loop:
+            results = await work
+        else:
+            results = await asyncio.wrap_future(runner.submit(work))
         failures = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
         if not failures:
             return list(results)  # type: ignore[arg-type]
@@ -131,13 +212,12 @@ class OpenAIChatPolicy(Policy):
             spec=self.spec.model_dump(),
         )
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        """The concurrency bound of this event loop: shared by every batch running in it at once."""
-        loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
-        return semaphore
+    async def _gather(self, requests: list[ChatRequest], start: float) -> list[Completion | BaseException]:
+        """Every request of a batch, on the policy's loop, within the concurrency bound."""
+        client, semaphore = self._connection()
+        return await asyncio.gather(
+            *(self._complete_one(client, semaphore, r, start) for r in requests), return_exceptions=True
+        )
 
     # -- one call -----------------------------------------------------------------------------------
     def request_kwargs(self, request: ChatRequest) -> dict[str, Any]:
@@ -159,10 +239,9 @@ class OpenAIChatPolicy(Policy):
         return kwargs
 
     async def _complete_one(
-        self, client: openai.AsyncOpenAI, semaphore: asyncio.Semaphore, request: ChatRequest
+        self, client: openai.AsyncOpenAI, semaphore: asyncio.Semaphore, request: ChatRequest, start: float
     ) -> Completion:
         kwargs = self.request_kwargs(request)
-        start = time.perf_counter()
         attempts = 0
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
@@ -177,12 +256,6 @@ class OpenAIChatPolicy(Policy):
                     async with semaphore:
                         response = await client.chat.completions.create(**kwargs)
                     completion = _to_completion(response)
-        except (InvalidResponse, json.JSONDecodeError) as exc:  # a body that is not a chat completion
-            raise PolicyError(
-                f"openai model {self.model!r} returned an invalid response: {type(exc).__name__}: {exc}",
-                cause=exc,
-                spec=self.spec.model_dump(),
-            ) from exc
         except Exception as exc:
             where = f"after {attempts} attempt{'' if attempts == 1 else 's'}"
             raise PolicyError(
@@ -234,10 +307,12 @@ def _to_completion(response: Any) -> Completion:
     reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
     usage = getattr(response, "usage", None)
     raw = f"<think>{reasoning}</think>{content}" if isinstance(reasoning, str) and reasoning else content
+    finish_reason = getattr(choices[0], "finish_reason", None)
     return Completion(
         text=content,
         raw=raw,
         thinking=reasoning if isinstance(reasoning, str) else "",
         prompt_tokens=getattr(usage, "prompt_tokens", None),
         completion_tokens=getattr(usage, "completion_tokens", None),
+        finish_reason=finish_reason if isinstance(finish_reason, str) else None,
     )

@@ -81,6 +81,7 @@ class VLLMPolicy(LocalPolicy):
 
     def _finish_init(self, model: str, dtype: str) -> None:
         self.tokenizer = self.llm.get_tokenizer()
+        self._context_tokens = int(self.llm.llm_engine.model_config.max_model_len)
         self.spec = PolicySpec(
             backend="vllm",
             model=model,
@@ -129,6 +130,19 @@ class VLLMPolicy(LocalPolicy):
         other._finish_init(self.spec.model, str(self.spec.extra.get("dtype", "auto")))
         return other
 
+    @property
+    def context_tokens(self) -> int | None:
+        """The engine's ``max_model_len`` (prompt and new tokens together; vLLM stops a generation
+        that reaches it with ``finish_reason="length"``)."""
+        return self._context_tokens
+
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        with self._lock:  # the engine's tokenizer is not safe to call from two threads at once
+            ids = self.tokenizer.apply_chat_template(
+                request.messages, tokenize=True, add_generation_prompt=True
+            )
+        return len(ids["input_ids"] if hasattr(ids, "keys") else ids)  # newer tokenizers return a mapping
+
     def sampling_params(self, request: ChatRequest) -> Any:
         """vLLM ``SamplingParams`` for one request (seeded per request, so sampling replays)."""
         from vllm import SamplingParams
@@ -168,6 +182,7 @@ class VLLMPolicy(LocalPolicy):
                     prompt_tokens=len(out.prompt_token_ids or ()),
                     completion_tokens=len(sample.token_ids),
                     latency_s=latency,
+                    finish_reason=sample.finish_reason,
                 )
             )
         return completions

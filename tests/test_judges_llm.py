@@ -242,3 +242,82 @@ def test_partial_batch_failure_retries_only_the_failed_request():
     judgments = SotopiaJudge(model, judge_both=True, **FAST).judge_episode(sotopia_episode())
     assert all(j.error is None for j in judgments.values())
     assert len(model.requests) == 3  # two in the first batch, the failed one again
+
+
+# -- issue 19: judges that fail only for real reasons ---------------------------------------------
+class CutJudgeModel(FakeJudgeModel):
+    """A fake judge model whose every output stops at the token budget (``finish_reason="length"``)."""
+
+    async def _complete_batch(self, requests):
+        out = await super()._complete_batch(requests)
+        return [
+            c.model_copy(update={"finish_reason": "length", "completion_tokens": r.max_tokens})
+            for c, r in zip(out, requests)
+        ]
+
+
+def test_long_reasoning_is_a_valid_answer():
+    long = "The seller kept to the price, explained the condition and offered a demo. " * 40  # 3,000 chars
+    model = FakeJudgeModel([sotopia_answer(GOOD_SCORES, reasoning=long)])
+    j = SotopiaJudge(model, **FAST).judge_episode(sotopia_episode())["agent1"]
+    assert j.error is None and j.score == pytest.approx(0.7)
+    assert len(j.reasons["knowledge"]) > 1000
+    assert len(model.requests) == 1
+
+
+def test_an_output_cut_at_the_budget_is_its_own_error_never_repaired_or_retried():
+    # The cut text would be repaired into a valid answer by the tolerant parser: it must not be.
+    cut = sotopia_answer(GOOD_SCORES)[:-1]
+    model = CutJudgeModel([cut])
+    j = SotopiaJudge(model, max_tokens=300, **FAST).judge_episode(sotopia_episode())["agent1"]
+    assert j.score is None
+    assert j.error == "agent1: judge output cut at 300 tokens"
+    assert len(model.requests) == 1
+
+
+def test_output_budget_is_per_judge_and_leaves_room_for_reasoning_models():
+    from judges.llm import DEFAULT_MAX_TOKENS
+
+    model = FakeJudgeModel([sotopia_answer(GOOD_SCORES)])
+    SotopiaJudge(model, **FAST).judge_episode(sotopia_episode())
+    SotopiaJudge(model, max_tokens=700, **FAST).judge_episode(sotopia_episode())
+    assert [r.max_tokens for r in model.requests] == [DEFAULT_MAX_TOKENS, 700]
+    assert DEFAULT_MAX_TOKENS >= 16384  # hidden reasoning counts against max_completion_tokens
+
+
+def test_a_prompt_beyond_the_context_is_an_error_at_once():
+    from policies.base import ContextLengthError
+
+    model = FakeJudgeModel([ContextLengthError(193_810, 8_192)])
+    j = SotopiaJudge(model, **FAST).judge_episode(sotopia_episode())["agent1"]
+    assert j.score is None
+    assert "193,810 tokens" in (j.error or "") and "8,192 tokens" in (j.error or "")
+    assert len(model.requests) == 1  # the same prompt never fits: no retry
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Records the backoff waits of the judge caller instead of sleeping."""
+    waits: list[float] = []
+
+    async def fake_sleep(seconds, result=None):
+        waits.append(seconds)
+        return result
+
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    return waits
+
+
+def test_invalid_answers_are_retried_at_once_without_backoff(sleeps):
+    replies = ["not json", sotopia_answer({**GOOD_SCORES, "goal": 99}), sotopia_answer(GOOD_SCORES)]
+    model = FakeJudgeModel(replies)
+    j = SotopiaJudge(model, backoff_s=5.0).judge_episode(sotopia_episode())["agent1"]
+    assert j.error is None and len(model.requests) == 3
+    assert sleeps == []
+
+
+def test_failed_calls_are_retried_after_backoff(sleeps):
+    model = FakeJudgeModel([policy_error(), policy_error(), sotopia_answer(GOOD_SCORES)])
+    j = SotopiaJudge(model, backoff_s=0.5).judge_episode(sotopia_episode())["agent1"]
+    assert j.error is None and len(model.requests) == 3
+    assert sleeps == [0.5, 1.0]

@@ -197,23 +197,66 @@ def test_retry_budget_is_respected_then_policy_error(fault: str, cause: type[Bas
 
 
 @pytest.mark.parametrize(
+    "faults",
+    [["malformed"], ["no_choices"], ["malformed", "no_choices", "429"]],
+    ids=["truncated-json", "empty-choices", "mixed"],
+)
+def test_invalid_bodies_are_transient_and_retried_then_succeed(faults: list[str]) -> None:
+    with FakeFaultyOpenAIServer(faults) as server:
+        policy = make_policy(server)
+        action = policy.act(OBS)
+    assert action == OK_TEXT
+    assert len(server.requests) == len(faults) + 1
+    [call] = policy.pop_calls()
+    assert call.error is None
+
+
+@pytest.mark.parametrize(
     ("fault", "cause", "message"),
     [
-        ("malformed", json.JSONDecodeError, "invalid response"),
+        ("malformed", json.JSONDecodeError, "JSONDecodeError"),
         ("no_choices", InvalidResponse, "no choices"),
-        ("400", openai.BadRequestError, "after 1 attempt"),
     ],
 )
-def test_invalid_responses_and_client_errors_fail_without_retry(
+def test_an_invalid_body_through_every_attempt_fails_naming_the_last_fault(
     fault: str, cause: type[BaseException], message: str
 ) -> None:
-    with FakeFaultyOpenAIServer(default=fault) as server:
-        policy = make_policy(server)
+    with FakeFaultyOpenAIServer(["500", "429", fault], default=fault) as server:
+        policy = make_policy(server, max_retries=3)
         with pytest.raises(PolicyError, match=message) as info:
             policy.act(OBS)
-    assert len(server.requests) == 1
+    assert len(server.requests) == 4  # the same budget as rate limits and server errors
     assert isinstance(info.value.cause, cause)
+    assert "after 4 attempts" in str(info.value)
     assert OK_TEXT not in str(info.value)
+
+
+def test_client_errors_fail_without_retry() -> None:
+    with FakeFaultyOpenAIServer(default="400") as server:
+        policy = make_policy(server)
+        with pytest.raises(PolicyError, match="after 1 attempt") as info:
+            policy.act(OBS)
+    assert len(server.requests) == 1
+    assert isinstance(info.value.cause, openai.BadRequestError)
+
+
+def test_a_flaky_partner_finishes_the_episode() -> None:
+    """Faults that a retry fixes (an empty choices list, a truncated body) never fail an episode."""
+    with FakeFaultyOpenAIServer(["no_choices", "ok", "malformed", "ok", "no_choices"]) as server:
+        partner = make_policy(server, max_retries=2)
+        env = AutoPlay(
+            osim_env.make("soul/sotopia-v0", scenario=0, judge=False, max_turns=6), {"agent2": partner}
+        )
+        env.reset(seed=0)
+        me = ScriptedPolicy(['{"action_type": "speak", "argument": "Is the record player still for sale?"}'])
+        for agent in env.agent_iter():
+            _, _, terminated, truncated, _ = env.last()
+            env.step(None if terminated or truncated else me.act(env.observe(agent)))
+        partner.close()
+    record = env.unwrapped.episode_record()
+    assert record.status != "failed", record.termination
+    assert [e.text for e in record.events if e.source == "agent2" and e.kind == "message"] == [OK_TEXT] * 3
+    assert len(server.requests) == 6
 
 
 def test_no_retries_means_one_request() -> None:

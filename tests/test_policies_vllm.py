@@ -135,3 +135,28 @@ def test_vllm_sampling_is_seeded(offline: VLLMPolicy) -> None:
     assert a == b
     assert a != c
     assert a != asyncio.run(offline.sharing(max_new_tokens=16).act_batch([{"messages": m} for m in PROMPTS]))
+
+
+LONG_PROMPT = [{"role": "user", "content": "Could you help me move the boxes into the blue crate? " * 900}]
+
+
+def test_vllm_policy_refuses_a_prompt_beyond_the_context(offline: VLLMPolicy) -> None:
+    from policies import BatchPolicyError
+    from policies.base import ContextLengthError
+
+    n = offline.prompt_tokens(ChatRequest(messages=LONG_PROMPT))
+    assert offline.context_tokens is not None and n > offline.context_tokens
+    with pytest.raises(BatchPolicyError) as info:
+        asyncio.run(
+            offline.complete_batch([ChatRequest(messages=PROMPTS[0]), ChatRequest(messages=LONG_PROMPT)])
+        )
+    [(index, error)] = info.value.failures.items()
+    assert index == 1 and isinstance(error, ContextLengthError)
+    assert f"{n:,} tokens" in str(error) and f"{offline.context_tokens:,} tokens" in str(error)
+    assert info.value.completions[0] is not None
+    offline.pop_calls()
+
+
+def test_vllm_policy_reports_a_cut_output(offline: VLLMPolicy) -> None:
+    forced = offline.sharing(max_new_tokens=6, min_new_tokens=6)
+    assert forced.complete(ChatRequest(messages=PROMPTS[0])).finish_reason == "length"

@@ -79,7 +79,9 @@ def flaw_score(severities: list[int], n_turns: int) -> float:
     return max(0.0, min(100.0 - (sum(severities) - 0.3 * n_turns) * 5.0, 100.0))
 
 
-def flaw_schema(text_max_chars: int | None = 600, max_flaws: int = 30) -> type[BaseModel]:
+def flaw_schema(text_max_chars: int | None = None, max_flaws: int | None = None) -> type[BaseModel]:
+    """The critic's answer. No length limits by default: the token budget bounds an answer, and a long
+    but valid answer from a real judge model is not an error (limits stay available, opt-in)."""
     flaw = create_model(
         "CoserFlaw",
         __config__=ConfigDict(extra="forbid"),
@@ -92,7 +94,7 @@ def flaw_schema(text_max_chars: int | None = 600, max_flaws: int = 30) -> type[B
     )
 
 
-def anchored_schema(text_max_chars: int | None = 1200) -> type[BaseModel]:
+def anchored_schema(text_max_chars: int | None = None) -> type[BaseModel]:
     entry = create_model(
         "CoserAnchoredScore",
         __config__=ConfigDict(extra="forbid"),
@@ -228,11 +230,10 @@ class CoSERJudge(LLMJudge):
         model: JudgeModel = None,
         *,
         scoring: Literal["flaws", "anchored"] = "flaws",
-        text_max_chars: int | None = 600,
+        text_max_chars: int | None = None,
         detectors: Sequence[Detector] | None = None,
         **kw: Any,
     ) -> None:
-        kw.setdefault("max_tokens", 4096)
         super().__init__(model, **kw)
         if scoring not in ("flaws", "anchored"):
             raise ValueError("scoring must be 'flaws' or 'anchored'")

@@ -39,19 +39,19 @@ Reward = str | Mapping[str, float]
 
 class GTEvalAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=1000)
+    reasoning: str
     score: float = Field(ge=0.0, le=1.0)
 
 
 class PIAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=1000)
+    reasoning: str
     verdict: Literal["A", "B", "TIE"]
 
 
 class RNRAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=1000)
+    reasoning: str
     verdict: Literal["YES", "NO"]
 
 
@@ -186,7 +186,6 @@ class MirrorBenchJudge(LLMJudge):
         assistant: str = "assistant",
         **kw: Any,
     ) -> None:
-        kw.setdefault("max_tokens", 1024)
         super().__init__(model, **kw)
         self.weights = reward_weights(reward)
         run = list(JUDGES) if judges is None else list(judges)

@@ -80,8 +80,12 @@ RANGES: dict[str, tuple[int, int]] = {name: (lo, hi) for name, lo, hi, _ in DIME
 PROMPT_VERSION = "sotopia-judge-v1"
 
 
-def dimension_schema(reasoning_max_chars: int | None = 600) -> type[BaseModel]:
-    """The answer schema: one ``{"reasoning": str, "score": int in range}`` object per dimension."""
+def dimension_schema(reasoning_max_chars: int | None = None) -> type[BaseModel]:
+    """The answer schema: one ``{"reasoning": str, "score": int in range}`` object per dimension.
+
+    The reasoning has no length limit (the task defines none; the judge's token budget bounds the
+    output). ``reasoning_max_chars`` adds one, for a grammar-decoded small model that must close its
+    object early."""
     fields: dict[str, Any] = {}
     for name, lo, hi, what in DIMENSIONS:
         entry = create_model(
@@ -150,9 +154,9 @@ def judge_prompt(
         f"## Scenario\n{row.setting_text()}",
         f"## Relationship\n{row.relationship}",
         f"## {row.agent1_name} (agent 1)\nBackground: {row.agent1_background or '(none given)'}\n"
-        f"Goal: {row.agent1_goal}",
+        f"Goal: {row.goal('agent1')}",
         f"## {row.agent2_name} (agent 2)\nBackground: {row.agent2_background or '(none given)'}\n"
-        f"Goal: {row.agent2_goal}",
+        f"Goal: {row.goal('agent2')}",
         f"## Interaction{' so far' if so_far else ''}\n{transcript or '(no turns)'}",
     ]
     if so_far:
@@ -184,11 +188,9 @@ class SotopiaJudge(LLMJudge):
         model: JudgeModel = None,
         *,
         judge_both: bool = False,
-        reasoning_max_chars: int | None = 600,
+        reasoning_max_chars: int | None = None,
         **kw: Any,
     ) -> None:
-        # Seven reasoned dimensions need room; the bounded reasoning (in the schema) keeps them within it.
-        kw.setdefault("max_tokens", 2048)
         super().__init__(model, **kw)
         self.judge_both = judge_both
         self.reasoning_max_chars = reasoning_max_chars

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from judges.detectors import AssistantRegister, Detector, Length, attach_flags
 from judges.judgment import Judgment
@@ -141,13 +141,13 @@ class CSQAJudge(RuleJudge):
 # -- NQ and PRISM (LLM) ----------------------------------------------------------------------------
 class NQAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=1000)
+    reasoning: str
     verdict: Literal["REFUSED", "ACCEPTED"]
 
 
 class DetectorAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reasoning: str = Field(max_length=1000)
+    reasoning: str
     label: Literal["AI", "HUMAN"]
 
 
@@ -159,7 +159,6 @@ class _ReplyJudge(LLMJudge):
     answer_schema: ClassVar[type[BaseModel]]
 
     def __init__(self, model: JudgeModel = None, **kw: Any) -> None:
-        kw.setdefault("max_tokens", 1024)
         super().__init__(model, **kw)
 
     @abstractmethod
