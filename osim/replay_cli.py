@@ -347,3 +347,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, default_store: str) ->
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     judge_cache.add_arguments(q)
     q.set_defaults(func=cmd_rejudge)
+
+    from osim.viewer import cli as viewer_cli  # the viewer's web stack is imported only when serving
+
+    q = parser("serve", "a local, read-only web viewer over the store (needs the [viewer] extra)")
+    viewer_cli.add_arguments(q, default_store)

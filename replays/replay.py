@@ -110,15 +110,18 @@ def replay_record(
     *,
     on_action: OnAction | None = None,
     with_feedback: bool = True,
+    env: Any = None,
 ) -> ReplayReport:
     """Re-step ``record``'s actions in a rebuilt env; report the first difference, if any.
 
     ``digests`` maps the index of each action's first event to the digest of the observation the
     agent acted on. ``on_action`` sees every re-stepped action (export builds prompts from it);
     ``with_feedback=False`` hands it observations without the verbal feedback given at reset.
+    ``env``: a fresh ``rebuild_env(record)`` to replay into, which the caller keeps (the viewer renders
+    each agent's final observation from it).
     """
     digests = dict(digests or {})
-    env = rebuild_env(record)
+    env = rebuild_env(record) if env is None else env
     env.reset(seed=record.seed, options=reset_options(env, record))
     stored = list(record.events)
     agents = tuple(env.possible_agents)
