@@ -56,26 +56,6 @@ class HFPolicy(LocalPolicy):
         prefix_cache_mb: float = 1024,
     ) -> None:
         super().__init__()
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        if isinstance(path_or_model, (str, Path)):
-            name = str(path_or_model)
-            self.model = AutoModelForCausalLM.from_pretrained(name, dtype=getattr(torch, dtype))
-            self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(name)
-        else:
-            if tokenizer is None:
-                raise ValueError("pass the tokenizer together with a model object")
-            self.model, self.tokenizer = path_or_model, tokenizer
-            name = str(getattr(self.model, "name_or_path", "") or type(self.model).__name__)
-        if device is not None:
-            self.model.to(device)
-        self.model.eval()
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.eos_ids = _eos_ids(self.model, self.tokenizer)
-        self._context_tokens = _context_length(self.model)
         self.sampling = Sampling(
             max_new_tokens=max_new_tokens,
             min_new_tokens=min_new_tokens,
@@ -86,15 +66,80 @@ class HFPolicy(LocalPolicy):
         )
         self.seed = seed
         self.strip_think = strip_think
-        self.spec = PolicySpec(backend="hf", model=name, sampling=self.sampling.as_spec(), seed=seed)
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
         self._generate_calls = 0
         self._grammar_compiler: Any = None
-        self.prefix_cache = (
-            PrefixKVCache(int(prefix_cache_mb * 2**20))
-            if prefix_cache_mb > 0 and kv_reusable(self.model)
+        self._device, self._dtype, self._prefix_cache_mb = device, dtype, prefix_cache_mb
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._eos_ids: list[int] = []
+        self._context_tokens: int | None = None
+        self._prefix_cache: PrefixKVCache | None = None
+        if isinstance(path_or_model, (str, Path)):
+            # Loaded on first use: a sweep whose episodes are all stored already never pays for it.
+            name = self._path = str(path_or_model)
+            if not Path(name).is_dir() and (name.startswith(("/", ".", "~")) or name.count("/") > 1):
+                raise ValueError(f"HFPolicy: no model directory {name!r}")
+        else:
+            if tokenizer is None:
+                raise ValueError("pass the tokenizer together with a model object")
+            self._path = None
+            name = str(getattr(path_or_model, "name_or_path", "") or type(path_or_model).__name__)
+            self._set_up(path_or_model, tokenizer)
+        self.spec = PolicySpec(backend="hf", model=name, sampling=self.sampling.as_spec(), seed=seed)
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._load()
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            self._load()
+        return self._tokenizer
+
+    @property
+    def eos_ids(self) -> list[int]:
+        if self._model is None:
+            self._load()
+        return self._eos_ids
+
+    @property
+    def prefix_cache(self) -> PrefixKVCache | None:
+        if self._model is None:
+            self._load()
+        return self._prefix_cache
+
+    def _load(self) -> None:
+        with self._load_lock:
+            if self._model is not None:
+                return
+            if self._path is None:
+                raise PolicyError("HFPolicy: the model object it was given has been closed")
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            model = AutoModelForCausalLM.from_pretrained(self._path, dtype=getattr(torch, self._dtype))
+            self._set_up(model, AutoTokenizer.from_pretrained(self._path))
+
+    def _set_up(self, model: Any, tokenizer: Any) -> None:
+        if self._device is not None:
+            model.to(self._device)
+        model.eval()
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self._eos_ids = _eos_ids(model, tokenizer)
+        self._context_tokens = _context_length(model)
+        self._prefix_cache = (
+            PrefixKVCache(int(self._prefix_cache_mb * 2**20))
+            if self._prefix_cache_mb > 0 and kv_reusable(model)
             else None
         )
+        self._model, self._tokenizer = model, tokenizer
 
     def _complete_sync(self, requests: list[ChatRequest]) -> list[Completion]:
         groups: dict[str, list[int]] = {}
@@ -113,6 +158,8 @@ class HFPolicy(LocalPolicy):
     @property
     def context_tokens(self) -> int | None:
         """The model's ``max_position_embeddings`` (prompt and new tokens together)."""
+        if self._model is None:
+            self._load()
         return self._context_tokens
 
     def prompt_tokens(self, request: ChatRequest) -> int:
@@ -285,10 +332,11 @@ class HFPolicy(LocalPolicy):
         return LogitsProcessor(grammar)
 
     def close(self) -> None:
-        self.model = None
+        """Drop the model, its KV cache and grammar compiler (a policy built from a path reloads on use)."""
+        if self._prefix_cache is not None:
+            self._prefix_cache.clear()
+        self._model = self._tokenizer = self._prefix_cache = None
         self._grammar_compiler = None
-        if self.prefix_cache is not None:
-            self.prefix_cache.clear()
 
 
 @contextlib.contextmanager

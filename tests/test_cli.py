@@ -51,6 +51,17 @@ def test_demo_runs_offline_on_the_tiny_model(tmp_path: Path, tiny_model_dir: Pat
         assert len(s.model_calls()) > 0
         for row in episodes.itertuples():
             assert replay_stored(s, row.episode_id, row.run_id).ok
+    # Everything is stored: a second demo loads no model (--verbose would show its loading bars).
+    again = subprocess.run(
+        [osim_script(), "demo", "--store", str(store), "--episodes", "2", "--no-progress", "--verbose"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 episodes run, 4 already stored" in again.stdout
+    assert "Loading weights" not in again.stdout + again.stderr
 
 
 def test_envs_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:

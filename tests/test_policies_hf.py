@@ -281,3 +281,15 @@ def _requests(observations: list[dict]) -> list[ChatRequest]:
 def _before_eos(tokens: list[int], eos_ids: list[int]) -> list[int]:
     ends = [i for i, t in enumerate(tokens) if t in eos_ids]
     return tokens[: ends[0]] if ends else tokens
+
+
+def test_the_model_loads_on_first_use_and_a_missing_path_fails_at_once(tiny_model_dir, tmp_path):
+    """A sweep whose episodes are all stored never loads its models (a second `osim demo` is instant)."""
+    policy = HFPolicy(tiny_model_dir)
+    assert policy._model is None and policy.spec.model == str(tiny_model_dir)
+    assert policy.act({"messages": [{"role": "user", "content": "hi"}]}) is not None
+    assert policy._model is not None
+    policy.close()
+    assert policy._model is None
+    with pytest.raises(ValueError, match="no model directory"):
+        HFPolicy(tmp_path / "missing" / "model")
