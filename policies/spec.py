@@ -104,13 +104,12 @@ def parse_spec(spec: str | Policy, **options: Any) -> Policy:
             except ValueError:
                 raise ValueError(f"random:N needs a number of options, got {arg!r}") from None
         return RandomChoicePolicy(**kwargs)
-    if backend == "human":
-        from policies.human import HumanPolicy
-
-        return HumanPolicy(**kwargs)
+    if backend in ("human", "oracle"):  # oracle: tau-user's gold-action agent (docs/tasks.md#tau-user-oracle)
+        module, name = _CLASSES[backend]
+        return getattr(importlib.import_module(module), name)(**kwargs)
     raise ValueError(
         f"unknown policy spec {text!r}; expected hf:PATH, vllm:PATH, openai:MODEL[@BASE_URL], "
-        "scripted:FILE, random[:N], human or tiny[:vllm]"
+        "scripted:FILE, random[:N], human, oracle or tiny[:vllm]"
     )
 
 
@@ -140,6 +139,7 @@ _CLASSES = {
     "scripted": ("policies.scripted", "ScriptedPolicy.from_file"),
     "random": ("policies.scripted", "RandomChoicePolicy"),
     "human": ("policies.human", "HumanPolicy"),
+    "oracle": ("policies.oracle", "OraclePolicy"),
 }
 BACKENDS = ("tiny", *_CLASSES)
 # A Hugging Face hub id ("org/name"); anything else that is not a local directory is a wrong path.
@@ -159,7 +159,7 @@ def check_spec(spec: str) -> None:
     if backend not in BACKENDS:
         raise ValueError(
             f"unknown policy spec {text!r}; expected hf:PATH, vllm:PATH, openai:MODEL[@BASE_URL], "
-            "scripted:FILE, random[:N], human or tiny[:vllm]"
+            "scripted:FILE, random[:N], human, oracle or tiny[:vllm]"
         )
     try:
         options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))

@@ -37,7 +37,7 @@ def test_readme_commands_match_ci():
     ci = (README.parent / ".ci" / "run").read_text()
     test_command = (
         'pip install -e ".[dev]" && bash scripts/install_vllm.sh && bash scripts/install_browser.sh'
-        " && HF_HUB_OFFLINE=1 python -m pytest"
+        " && bash scripts/install_tau.sh && HF_HUB_OFFLINE=1 python -m pytest"
     )
     assert test_command in README.read_text()
     assert test_command in ci
