@@ -27,7 +27,7 @@ from typing import Any
 from rich.table import Table
 
 import osim_env
-from osim import checks, judge_cache, replay_cli
+from osim import checks, judge_cache, replay_cli, train_cli
 from osim.checks import UserError
 from osim.display import console, num
 from osim.runner import Runner, jobs_for
@@ -239,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     replay_cli.add_parser(sub, common, DEFAULT_STORE)
+    train_cli.add_parser(sub, common, DEFAULT_STORE)
     return parser
 
 

@@ -24,6 +24,44 @@ NUMA node's memory) refuses to start when other processes use memory; 512 MiB is
 models and short episodes."""
 
 
+def merged_checkpoint(path: str | Path) -> str:
+    """A model directory vLLM can load: ``path`` itself, or for a LoRA adapter checkpoint (an
+    ``adapter_config.json``, as ``osim train --lora`` saves) the adapter merged into its base model,
+    written once under ``$OSIM_CACHE_DIR/merged/<hash of the adapter files>`` with the adapter's
+    tokenizer."""
+    import hashlib
+    import os
+    import tempfile
+
+    path = Path(path)
+    if not (path / "adapter_config.json").is_file():
+        return str(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.iterdir() if p.is_file()):
+        digest.update(file.name.encode() + file.read_bytes())
+    root = Path(os.environ.get("OSIM_CACHE_DIR") or Path.home() / ".cache" / "osim") / "merged"
+    target = root / digest.hexdigest()[:16]
+    if (target / "config.json").is_file():
+        return str(target)
+    import shutil
+
+    from peft import AutoPeftModelForCausalLM
+    from transformers import AutoTokenizer
+
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
+    try:
+        AutoPeftModelForCausalLM.from_pretrained(str(path)).merge_and_unload().save_pretrained(staging)
+        AutoTokenizer.from_pretrained(str(path)).save_pretrained(staging)
+        staging.rename(target)
+    except OSError:
+        if not (target / "config.json").is_file():  # not a concurrent merge that won the race
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(target)
+
+
 class VLLMPolicy(LocalPolicy):
     """A model served in-process by ``vllm.LLM``. ``temperature=0`` (the default) is greedy.
 
@@ -74,7 +112,7 @@ class VLLMPolicy(LocalPolicy):
             "structured_outputs_config",
             StructuredOutputsConfig(backend="xgrammar", disable_any_whitespace=True),
         )
-        self.llm = LLM(model=str(path), dtype=dtype, seed=seed, **engine_kwargs)
+        self.llm = LLM(model=merged_checkpoint(path), dtype=dtype, seed=seed, **engine_kwargs)
         self._owns_engine = True
         self._lock = threading.Lock()  # vllm.LLM is not thread-safe; shared with sharing() policies
         self._finish_init(str(path), dtype)

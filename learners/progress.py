@@ -1,0 +1,65 @@
+"""A rich progress bar for training: steps, loss and tokens/s, on stderr.
+
+transformers' tqdm bar is turned off (``disable_tqdm``) when this one is on; both read the same
+``Trainer`` state. Tokens/s is the cumulative ``num_tokens`` that TRL logs over the wall time since
+training began (recipes without token counts show the loss only).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from transformers import TrainerCallback
+
+
+class RichProgress(TrainerCallback):
+    """Progress bar callback; ``enabled=False`` makes it silent."""
+
+    def __init__(self, *, enabled: bool = True, description: str = "train") -> None:
+        self.enabled = enabled
+        self.description = description
+        self._progress: Any = None
+        self._task: Any = None
+        self._start = 0.0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._start = time.perf_counter()
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn(f"[bold]{self.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self._progress.__enter__()
+        self._task = self._progress.add_task(
+            self.description, total=state.max_steps or None, completed=state.global_step, stats=""
+        )
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=state.global_step)
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        if self._progress is None or not logs or "loss" not in logs:
+            return
+        stats = f"loss {logs['loss']:.4f}"
+        elapsed = time.perf_counter() - self._start
+        if logs.get("num_tokens") and elapsed > 0:
+            stats += f"  {logs['num_tokens'] / elapsed:,.0f} tok/s"
+        self._progress.update(self._task, stats=stats)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=state.global_step)
+            self._progress.__exit__(None, None, None)
+            self._progress = None
