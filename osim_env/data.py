@@ -84,16 +84,24 @@ def is_published(raw: Mapping[str, Any]) -> bool:
     return "data_source" in raw or isinstance(raw.get("extra_info"), Mapping)
 
 
-def task_fields(raw: Mapping[str, Any], data_source: str) -> tuple[dict[str, Any], Any]:
-    """The task fields of a row in the published layout or a bare one, and its ``index`` if any."""
+def task_fields(raw: Mapping[str, Any], data_source: str | tuple[str, ...]) -> tuple[dict[str, Any], Any]:
+    """The task fields of a row in the published layout or a bare one, and its ``index`` if any.
+
+    ``data_source`` is the accepted value, or a tuple (canonical value, aliases...) for a task whose
+    published files use more than one name; then the row's own value is kept in the fields as
+    ``data_source`` (a task whose variants are named by it reads it there)."""
     if is_published(raw):
         source = raw.get("data_source")
-        if source is not None and source != data_source:
-            raise RowError(f"data_source is {source!r}, expected {data_source!r}", field="data_source")
+        accepted = (data_source,) if isinstance(data_source, str) else data_source
+        if source is not None and source not in accepted:
+            expected = repr(accepted[0]) if len(accepted) == 1 else f"one of {list(accepted)!r}"
+            raise RowError(f"data_source is {source!r}, expected {expected}", field="data_source")
         extra = decode_structured(raw.get("extra_info"))
         if not isinstance(extra, Mapping):
             raise RowError("extra_info must be an object with the task fields", field="extra_info")
         fields = dict(extra)
+        if source is not None and len(accepted) > 1:
+            fields.setdefault("data_source", source)
     else:
         fields = dict(raw)
     return fields, fields.get("index")
@@ -118,7 +126,7 @@ def scenario_id_for(row: BaseModel, index: Any) -> str:
     return stable_hash("row", row.model_dump(mode="json"))
 
 
-def to_scenario(value: Any, model: type[BaseModel], data_source: str) -> Scenario:
+def to_scenario(value: Any, model: type[BaseModel], data_source: str | tuple[str, ...]) -> Scenario:
     """Accept a ``Scenario``, a row model, or a dict (published layout or bare)."""
     if isinstance(value, Scenario):
         return value
@@ -168,7 +176,7 @@ def _raw_rows(path: Path) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
 def load_rows(
     path: str | Path,
     model: type[BaseModel],
-    data_source: str,
+    data_source: str | tuple[str, ...],
     *,
     on_invalid: Literal["raise", "skip"] = "raise",
 ) -> tuple[list[Scenario], int]:
@@ -195,7 +203,9 @@ def fixture_path(task_package: str) -> Path:
     return Path(str(resources.files(task_package).joinpath("data", "fixture.jsonl")))
 
 
-def load_fixture(task_package: str, model: type[BaseModel], data_source: str) -> list[Scenario]:
+def load_fixture(
+    task_package: str, model: type[BaseModel], data_source: str | tuple[str, ...]
+) -> list[Scenario]:
     scenarios, _ = load_rows(fixture_path(task_package), model, data_source)
     if not scenarios:
         raise RowError("the fixture has no rows", file=str(fixture_path(task_package)))

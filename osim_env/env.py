@@ -97,6 +97,8 @@ class TextEnv(AECEnv, ABC):
     task_package: ClassVar[str] = ""
     # The published layout's ``data_source`` value; default: the last part of ``task_package``.
     data_source: ClassVar[str] = ""
+    # Other ``data_source`` values the published files use for the same task (file stems, old keys).
+    data_source_aliases: ClassVar[tuple[str, ...]] = ()
     default_max_turns: ClassVar[int] = 1
     # Who sees an agent's invalid action: only the actor, or everyone (rendered e.g. "X did nothing").
     invalid_visible_to_all: ClassVar[bool] = False
@@ -612,7 +614,9 @@ class TextEnv(AECEnv, ABC):
 
     def _fixture_rows(self) -> list[Scenario]:
         if self._fixture is None:
-            self._fixture = load_fixture(self.task_package, self.row_model, self.data_source)
+            self._fixture = load_fixture(
+                self.task_package, self.row_model, (self.data_source, *self.data_source_aliases)
+            )
         return self._fixture
 
     def _draw_fixture_row(self) -> Scenario:
@@ -622,7 +626,7 @@ class TextEnv(AECEnv, ABC):
     def _to_scenario(self, value: Any) -> Scenario:
         if isinstance(value, int) and not isinstance(value, bool):
             return self._fixture_rows()[value]
-        return to_scenario(value, self.row_model, self.data_source)
+        return to_scenario(value, self.row_model, (self.data_source, *self.data_source_aliases))
 
     def __str__(self) -> str:
         return self.env_id or type(self).__name__
