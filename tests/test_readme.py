@@ -68,12 +68,12 @@ def test_every_osim_command_in_the_readme_parses():
     from osim.cli import build_parser
 
     shell = re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
-    commands = [
+    lines = [
         line.split("#")[0].split("&&")[-1].strip()
         for block in shell
-        for line in block.splitlines()
-        if re.match(r"(pip .*&& )?osim ", line.strip())
+        for line in re.sub(r"\\\n\s*", " ", block).splitlines()  # a trailing backslash continues a line
     ]
+    commands = [line for line in lines if re.match(r"(pip .*&& )?osim ", line)]
     assert len(commands) >= 6
     for command in commands:
         args = shlex.split(command.replace("EPISODE_ID", "abc123"))[1:]
