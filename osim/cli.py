@@ -27,7 +27,7 @@ from typing import Any
 from rich.table import Table
 
 import osim_env
-from osim import checks, judge_cache, replay_cli, train_cli
+from osim import checks, judge_cache, replay_cli, sweep_cli, train_cli
 from osim.checks import UserError
 from osim.display import console, num
 from osim.runner import Runner, jobs_for
@@ -240,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay_cli.add_parser(sub, common, DEFAULT_STORE)
     train_cli.add_parser(sub, common, DEFAULT_STORE)
+    sweep_cli.add_parser(sub, common, DEFAULT_STORE)
     return parser
 
 
