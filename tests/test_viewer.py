@@ -203,8 +203,22 @@ def test_runs_page_lists_runs_with_counts_scores_and_the_leaderboard_hook(
     assert cells[:5] == [str(len(episodes)), str(len(ok)), "0", "0", "0"]
     ci = 1.96 * ok.std(ddof=1) / len(ok) ** 0.5
     assert cells[5].strip() == f"{ok.mean():.3f} ± {ci:.3f}"
-    # No leaderboard module yet: the section names the hook that fills it.
-    assert "osim.leaderboard.viewer_panel" in page
+    # This client runs without the leaderboard hook: the section says so.
+    assert 'id="leaderboard-none"' in page
+
+
+def test_the_leaderboard_panel_is_osim_leaderboard_s_table_and_plot(viewer_store: ViewerStore) -> None:
+    from osim.viewer.leaderboard_hook import find_hook
+
+    with ReplayStore(viewer_store.path, read_only=True) as store:
+        panel = find_hook()(store)
+    assert panel is not None and panel.columns[0] == "task"
+    tasks = [row[0] for row in panel.rows]
+    assert "hitom" in tasks and "sotopia" in tasks and "SOUL average" in tasks
+    assert panel.plot_png is not None and panel.plot_png.startswith(b"\x89PNG")
+    with TestClient(base_url=LOCAL, app=create_app(viewer_store.path, leaderboard=find_hook())) as hooked:
+        page = hooked.get("/").text
+        assert "<th>task</th>" in page and '<img class="plot" src="/leaderboard.png"' in page
 
 
 def test_leaderboard_hook_table_and_plot(viewer_store: ViewerStore) -> None:

@@ -1,21 +1,18 @@
-"""The leaderboard hook: how the leaderboard's table and plot get onto the viewer's runs page.
+"""The leaderboard on the viewer's runs page: the table and plot of ``osim leaderboard``.
 
-The leaderboard (``osim leaderboard``) lives in ``osim.leaderboard``; the viewer does not compute one of
-its own. When that module defines ``viewer_panel(store) -> LeaderboardPanel``, ``osim replay serve``
-passes it to the app, which calls it once (the store cannot change while it is served) and shows the
-panel's table, and its plot when it has one, above nothing else on the runs page. This module imports
-no web stack, so the leaderboard can build a panel without the ``[viewer]`` extra.
+The viewer does not compute a leaderboard of its own: ``leaderboard_panel`` asks ``osim.leaderboard``
+for it (the score matrix of ``--format markdown``) and ``osim.plots`` for its figure. ``osim replay
+serve`` passes the hook to the app, which calls it once (the store cannot change while it is served).
+This module imports no web stack.
 """
 
 from __future__ import annotations
 
-import importlib
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-
-LEADERBOARD_MODULE = "osim.leaderboard"
-HOOK_NAME = "viewer_panel"
 
 
 @dataclass(frozen=True)
@@ -31,10 +28,25 @@ class LeaderboardPanel:
 LeaderboardHook = Callable[[Any], "LeaderboardPanel | None"]  # called with the open ReplayStore
 
 
-def find_hook() -> LeaderboardHook | None:
-    """``osim.leaderboard.viewer_panel`` when the leaderboard module is installed and defines it."""
-    try:
-        module = importlib.import_module(LEADERBOARD_MODULE)
-    except ImportError:
+def leaderboard_panel(store: Any) -> LeaderboardPanel | None:
+    """The leaderboard of every run in ``store`` (None when it has none), with its plot when
+    matplotlib is installed (the ``plots`` extra)."""
+    from osim import leaderboard
+
+    board = leaderboard.build(store)
+    if not len(board.tasks):
         return None
-    return getattr(module, HOOK_NAME, None)
+    columns, rows = leaderboard.score_matrix(board)
+    try:
+        from osim.plots import plot
+
+        with tempfile.TemporaryDirectory() as folder:
+            png, _svg = plot(board, Path(folder) / "leaderboard.png")
+            image: bytes | None = png.read_bytes()
+    except ImportError:
+        image = None
+    return LeaderboardPanel(columns=columns, rows=rows, plot_png=image)
+
+
+def find_hook() -> LeaderboardHook:
+    return leaderboard_panel
