@@ -119,6 +119,8 @@ class FeedbackResult:
 
 PromptBuilder = Callable[[EpisodeRecord, Judgment], list[dict[str, str]]]
 GoldOf = Callable[[EpisodeRecord], Gold]
+# A task's own leakage check of one feedback text (e.g. a scale point or a candidate's text): why it leaks.
+TaskLeak = Callable[[EpisodeRecord, str], "str | None"]
 
 
 class FeedbackWriter(UsesJudgeModel):
@@ -135,6 +137,7 @@ class FeedbackWriter(UsesJudgeModel):
         dimensions: Sequence[str],
         prompt: PromptBuilder,
         gold: GoldOf | None = None,
+        task_leak: TaskLeak | None = None,
         min_words: int | None = None,
         max_words: int | None = None,
         version: str = "1",
@@ -146,6 +149,7 @@ class FeedbackWriter(UsesJudgeModel):
     ) -> None:
         self._use_model(model)
         self.task, self.dimensions, self.prompt, self.gold = task, list(dimensions), prompt, gold
+        self.task_leak = task_leak
         self.min_words, self.max_words, self.version = min_words, max_words, version
         self.schema = feedback_schema(self.dimensions, min_words=min_words, max_words=max_words)
         self.cache, self.attempts, self.backoff_s = cache, attempts, backoff_s
@@ -241,14 +245,22 @@ class FeedbackWriter(UsesJudgeModel):
         }
 
     def _leak(self, record: EpisodeRecord, answer: BaseModel | None) -> str | None:
-        if self.gold is None or answer is None:
+        """Why the answer leaks: the gold (``find_leak``), then the task's own check, if any."""
+        if answer is None or (self.gold is None and self.task_leak is None):
             return None
-        gold = self.gold(record)
         texts = [answer.feedback, answer.reflection, *answer.critiques.model_dump().values()]  # type: ignore[attr-defined]
-        for text in texts:
-            leak = find_leak(text, gold)
-            if leak:
-                return leak
+        checks: list[Callable[[str], str | None]] = []
+        if self.gold is not None:
+            gold = self.gold(record)
+            checks.append(lambda text: find_leak(text, gold))
+        if self.task_leak is not None:
+            task_leak = self.task_leak
+            checks.append(lambda text: task_leak(record, text))
+        for check in checks:
+            for text in texts:
+                leak = check(text)
+                if leak:
+                    return leak
         return None
 
     def _feedback(self, answer: BaseModel | None) -> Feedback:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel
-
 from judges.cache import JudgeCache
 from judges.extraction import LETTERS
 from judges.feedback import FeedbackWriter, Gold
@@ -109,32 +107,22 @@ def stated_answer(feedback: str, row: FanToMRow) -> str | None:
     return None
 
 
-class FanToMFeedbackWriter(FeedbackWriter):
-    """The shared writer with FanToM's extra leakage rules for list and binary questions."""
-
-    def _leak(self, record: EpisodeRecord, answer: BaseModel | None) -> str | None:
-        leak = super()._leak(record, answer)
-        if leak is not None or answer is None:
-            return leak
-        row = FanToMRow.model_validate(record.scenario)
-        texts = [answer.feedback, answer.reflection, *answer.critiques.model_dump().values()]  # type: ignore[attr-defined]
-        for text in texts:
-            leak = stated_answer(text, row)
-            if leak:
-                return leak
-        return None
+def task_leak(record: EpisodeRecord, text: str) -> str | None:
+    """The answer stated outright (FanToM's own rules for list and binary questions)."""
+    return stated_answer(text, FanToMRow.model_validate(record.scenario))
 
 
 def default_feedback_writer(
     model: JudgeModel = None, *, cache: JudgeCache | None = None, **kw: Any
 ) -> FeedbackWriter:
     """The FanToM feedback writer (model: a policy or spec string; None: the local "tiny" model)."""
-    return FanToMFeedbackWriter(
+    return FeedbackWriter(
         model,
         task="fantom",
         dimensions=DIMENSIONS,
         prompt=feedback_prompt,
         gold=gold_of,
+        task_leak=task_leak,
         max_words=MAX_WORDS,
         version=PROMPT_VERSION,
         cache=cache,

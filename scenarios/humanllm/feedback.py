@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel
-
 from judges.cache import JudgeCache
 from judges.feedback import FeedbackWriter, Gold, find_leak
 from judges.judgment import Judgment
@@ -79,32 +77,22 @@ def gold_of(record: EpisodeRecord) -> Gold:
     return Gold(letter=row.gold_letter, texts=(row.candidates[row.answer_index],))
 
 
-class HumanLLMFeedbackWriter(FeedbackWriter):
-    """The shared writer plus the task's own check: no candidate text and no letter at all."""
-
-    def _leak(self, record: EpisodeRecord, answer: BaseModel | None) -> str | None:
-        shared = super()._leak(record, answer)
-        if shared is not None or answer is None:
-            return shared
-        row = HumanLLMRow.model_validate(record.scenario)
-        texts = [answer.feedback, answer.reflection, *answer.critiques.model_dump().values()]  # type: ignore[attr-defined]
-        for text in texts:
-            leak = candidate_leak(text, row)
-            if leak:
-                return leak
-        return None
+def task_leak(record: EpisodeRecord, text: str) -> str | None:
+    """A candidate's text or any letter (HumanLLM's own check)."""
+    return candidate_leak(text, HumanLLMRow.model_validate(record.scenario))
 
 
 def default_feedback_writer(
     model: JudgeModel = None, *, cache: JudgeCache | None = None, **kw: Any
 ) -> FeedbackWriter:
     """The HumanLLM feedback writer (model: a policy or spec string; None: the local "tiny" model)."""
-    return HumanLLMFeedbackWriter(
+    return FeedbackWriter(
         model,
         task="humanllm",
         dimensions=DIMENSIONS,
         prompt=feedback_prompt,
         gold=gold_of,
+        task_leak=task_leak,
         max_words=MAX_WORDS,
         version=PROMPT_VERSION,
         cache=cache,

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel
-
 from judges.cache import JudgeCache
 from judges.feedback import FeedbackWriter, Gold
 from judges.judgment import Judgment
@@ -94,32 +92,22 @@ def gold_of(record: EpisodeRecord) -> Gold:
     return Gold(texts=(str(row.response),))
 
 
-class SocSci210FeedbackWriter(FeedbackWriter):
-    """The shared writer plus the task's own check: no scale point, no direction, no yes/no answer."""
-
-    def _leak(self, record: EpisodeRecord, answer: BaseModel | None) -> str | None:
-        shared = super()._leak(record, answer)
-        if shared is not None or answer is None:
-            return shared
-        row = SocSci210Row.model_validate(record.scenario)
-        texts = [answer.feedback, answer.reflection, *answer.critiques.model_dump().values()]  # type: ignore[attr-defined]
-        for text in texts:
-            leak = scale_leak(text, row)
-            if leak:
-                return leak
-        return None
+def task_leak(record: EpisodeRecord, text: str) -> str | None:
+    """A scale point, a direction or a yes/no answer (SocSci210's own check)."""
+    return scale_leak(text, SocSci210Row.model_validate(record.scenario))
 
 
 def default_feedback_writer(
     model: JudgeModel = None, *, cache: JudgeCache | None = None, **kw: Any
 ) -> FeedbackWriter:
     """The SocSci210 feedback writer (model: a policy or spec string; None: the local "tiny" model)."""
-    return SocSci210FeedbackWriter(
+    return FeedbackWriter(
         model,
         task="socsci210",
         dimensions=DIMENSIONS,
         prompt=feedback_prompt,
         gold=gold_of,
+        task_leak=task_leak,
         max_words=MAX_WORDS,
         version=PROMPT_VERSION,
         cache=cache,
