@@ -9,12 +9,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from task_runs import replayed_episodes, scripted_run
 
 import osim_env
 import osim_env.test
 from osim.cli import main
 from osim_env.data import RowError
-from replays import ReplayStore, replay_stored
 from scenarios import alignx
 from scenarios.alignx.judge import chosen_letter, position_bias, variant_scores
 
@@ -160,17 +160,15 @@ def test_malformed_rows_fail_at_load_naming_file_row_and_field(tmp_path, change,
 
 
 def test_cli_run_stores_episodes_that_replay_exactly(tmp_path, capsys):
-    script = tmp_path / "answers.txt"
-    script.write_text("<think>short</think><answer>A</answer>\n<answer>B</answer>\nneither\n")
-    store = tmp_path / "ax.duckdb"
-    argv = ["run", ENV_ID, "--policy", f"scripted:{script}", "--episodes", "3", "--store", str(store)]
-    assert main([*argv, "--concurrency", "1", "--no-progress"]) == 0
-    with ReplayStore(store, read_only=True) as s:
-        episodes = s.episodes()
-        assert len(episodes) == 3 and (episodes["status"] == "ok").all()
-        assert set(episodes["score"]) <= {0.0, 1.0}
-        for row in episodes.itertuples():
-            assert replay_stored(s, row.episode_id, row.run_id).ok
+    store = scripted_run(
+        ENV_ID,
+        tmp_path,
+        ["<think>short</think><answer>A</answer>", "<answer>B</answer>", "neither"],
+        episodes=3,
+    )
+    episodes = replayed_episodes(store)
+    assert len(episodes) == 3 and (episodes["status"] == "ok").all()
+    assert set(episodes["score"]) <= {0.0, 1.0}
     capsys.readouterr()
     assert main(["replay", "check", "--store", str(store)]) == 0
     assert capsys.readouterr().out.count("reproduced exactly") == 3

@@ -9,12 +9,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from task_runs import replayed_episodes, scripted_run
 
 import osim_env
 import osim_env.test
 from osim.cli import main
 from osim_env.data import RowError
-from replays import ReplayStore, replay_stored
 from scenarios import behaviorchain
 from scenarios.behaviorchain.judge import chain_metrics
 from scenarios.behaviorchain.prompts import CUT_MARKER
@@ -165,17 +165,15 @@ def test_chain_metrics_on_a_hand_worked_example():
 
 
 def test_cli_run_stores_episodes_that_replay_exactly(tmp_path, capsys):
-    script = tmp_path / "answers.txt"
-    script.write_text("<think>chain</think><answer>B</answer>\n<answer>D</answer>\nno tag\n")
-    store = tmp_path / "bc.duckdb"
-    argv = ["run", ENV_ID, "--policy", f"scripted:{script}", "--episodes", "3", "--store", str(store)]
-    assert main([*argv, "--concurrency", "1", "--no-progress"]) == 0
-    with ReplayStore(store, read_only=True) as s:
-        episodes = s.episodes()
-        assert len(episodes) == 3 and (episodes["status"] == "ok").all()
-        assert set(episodes["score"]) <= {0.0, 1.0}
-        for row in episodes.itertuples():
-            assert replay_stored(s, row.episode_id, row.run_id).ok
+    store = scripted_run(
+        ENV_ID,
+        tmp_path,
+        ["<think>chain</think><answer>B</answer>", "<answer>D</answer>", "no tag"],
+        episodes=3,
+    )
+    episodes = replayed_episodes(store)
+    assert len(episodes) == 3 and (episodes["status"] == "ok").all()
+    assert set(episodes["score"]) <= {0.0, 1.0}
     capsys.readouterr()
     assert main(["replay", "check", "--store", str(store)]) == 0
     assert capsys.readouterr().out.count("reproduced exactly") == 3

@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from judges_fakes import FakeJudgeModel
+from task_runs import replayed_episodes, scripted_run
 from testing_judges import FailingJudge
 
 import osim_env
 from osim.cli import main
 from osim_env.data import RowError, load_rows
-from replays import ReplayStore, replay_stored
 from replays.replay import observation_digest, replay_record
 from scenarios import lifechoices
 from scenarios.lifechoices.feedback import default_feedback_writer, feedback_prompt
@@ -353,20 +353,14 @@ def test_feedback_naming_the_gold_letter_or_text_is_regenerated_once_then_droppe
 
 # -- the command line and replay ---------------------------------------------------------------------
 def test_scripted_run_with_a_cut_biography_is_stored_and_replays_exactly(tmp_path, capsys):
-    script = tmp_path / "answers.txt"
-    script.write_text("<think>Loyal.</think><answer>B</answer>\nno letter\n<answer>A or C</answer>\n")
-    store = tmp_path / "scripted.duckdb"
-    code = main(
-        ["run", "soul/lifechoices-v0", "--policy", f"scripted:{script}", "--episodes", "6", "--seed", "0",
-         "--option", "max_context_chars=300", "--store", str(store), "--concurrency", "1", "--no-progress"]
-    )  # fmt: skip
-    assert code == 0 and "6 episodes run" in capsys.readouterr().out
-    with ReplayStore(store, read_only=True) as s:
-        episodes = s.episodes()
-        assert len(episodes) == 6 and set(episodes["status"]) == {"ok"}
-        for row in episodes.itertuples():
-            assert json.loads(row.options)["max_context_chars"] == 300
-            assert replay_stored(s, row.episode_id, row.run_id).ok
+    answers = ["<think>Loyal.</think><answer>B</answer>", "no letter", "<answer>A or C</answer>"]
+    store = scripted_run(
+        "soul/lifechoices-v0", tmp_path, answers, episodes=6, options=["max_context_chars=300"]
+    )
+    assert "6 episodes run" in capsys.readouterr().out
+    episodes = replayed_episodes(store)
+    assert len(episodes) == 6 and set(episodes["status"]) == {"ok"}
+    assert all(json.loads(options)["max_context_chars"] == 300 for options in episodes["options"])
     assert main(["replay", "check", "--store", str(store)]) == 0
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from task_runs import replayed_episodes, scripted_run
 
 import osim_env
 import osim_env.test
@@ -16,7 +17,7 @@ from osim.cli import main
 from osim.runner import run_sweep
 from osim_env.data import RowError
 from policies.scripted import ScriptedPolicy
-from replays import ReplayStore, replay_stored
+from replays import ReplayStore
 from scenarios import social_r1
 
 ENV_ID = "soul/social-r1-v0"
@@ -158,17 +159,10 @@ def test_published_parquet_layout_and_unknown_data_source(tmp_path):
 
 
 def test_cli_run_stores_episodes_that_replay_exactly(tmp_path, capsys):
-    script = tmp_path / "answers.txt"
-    script.write_text("<answer>A</answer>\n<answer>B</answer>\nno tag\n")
-    store = tmp_path / "sr1.duckdb"
-    argv = ["run", ENV_ID, "--policy", f"scripted:{script}", "--episodes", "3", "--store", str(store)]
-    assert main([*argv, "--concurrency", "1", "--no-progress"]) == 0
-    with ReplayStore(store, read_only=True) as s:
-        episodes = s.episodes()
-        assert len(episodes) == 3 and (episodes["status"] == "ok").all()
-        assert set(episodes["score"]) <= {0.0, 1.0}
-        for row in episodes.itertuples():
-            assert replay_stored(s, row.episode_id, row.run_id).ok
+    store = scripted_run(ENV_ID, tmp_path, ["<answer>A</answer>", "<answer>B</answer>", "no tag"], episodes=3)
+    episodes = replayed_episodes(store)
+    assert len(episodes) == 3 and (episodes["status"] == "ok").all()
+    assert set(episodes["score"]) <= {0.0, 1.0}
     capsys.readouterr()
     assert main(["replay", "check", "--store", str(store)]) == 0
     assert capsys.readouterr().out.count("reproduced exactly") == 3

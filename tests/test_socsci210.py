@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from task_runs import FakeFailingPolicy, replayed_episodes, scripted_run
 from testing_judges import FailingJudge
 
 import osim_env
 from osim.cli import main
 from osim.runner import Runner, jobs_for
 from osim_env.data import RowError
-from policies import ChatRequest, Completion, PolicyError, ScriptedPolicy
-from replays import ReplayStore, replay_stored
+from replays import ReplayStore
 from scenarios import socsci210
 from scenarios.socsci210.judge import (
     SocSci210Judge,
@@ -342,30 +341,16 @@ def test_osim_run_with_the_tiny_model_replays_exactly(tmp_path, tiny_model_dir, 
         assert episodes["score"].notna().all()
 
 
-def test_a_scripted_run_stores_valid_and_invalid_answers_that_replay(tmp_path, capsys):
-    script = tmp_path / "answers.txt"
-    script.write_text(
-        "<answer>3</answer>\n<answer>9</answer>\nno idea\n<answer>yes</answer>\n", encoding="utf-8"
+def test_a_scripted_run_stores_valid_and_invalid_answers_that_replay(tmp_path):
+    episodes = replayed_episodes(
+        scripted_run(
+            ENV_ID,
+            tmp_path,
+            ["<answer>3</answer>", "<answer>9</answer>", "no idea", "<answer>yes</answer>"],
+            episodes=6,
+        )
     )
-    store = tmp_path / "scripted.duckdb"
-    code = main(
-        ["run", ENV_ID, "--policy", f"scripted:{script}", "--episodes", "6", "--seed", "0",
-         "--store", str(store), "--concurrency", "1", "--no-progress"]
-    )  # fmt: skip
-    assert code == 0
-    capsys.readouterr()
-    with ReplayStore(store, read_only=True) as s:
-        episodes = s.episodes()
-        assert len(episodes) == 6 and set(episodes["status"]) == {"ok"}
-        for row in episodes.itertuples():
-            assert replay_stored(s, row.episode_id, row.run_id).ok
-
-
-class FakeFailingPolicy(ScriptedPolicy):
-    """Fake: a backend whose call fails after its retries (the original scored the missing answer 0)."""
-
-    async def _complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        raise PolicyError("HTTP 503 after 3 attempts")
+    assert len(episodes) == 6 and set(episodes["status"]) == {"ok"}
 
 
 def test_a_failed_policy_call_fails_the_episode_instead_of_scoring_zero(tmp_path):

@@ -9,12 +9,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from judges_fakes import FakeJudgeModel
+from task_runs import replayed_episodes, scripted_run
 from testing_judges import FailingJudge
 
 import osim_env
 from osim.cli import main
 from osim_env.data import RowError, load_rows
-from replays import ReplayStore, replay_stored
 from scenarios import tomi
 from scenarios.tomi.feedback import default_feedback_writer
 from scenarios.tomi.schema import DATA_SOURCE, ToMiRow
@@ -271,23 +271,12 @@ def test_feedback_naming_the_gold_location_is_regenerated_once_then_dropped():
 
 # -- the command line and replay ---------------------------------------------------------------------
 def test_scripted_run_is_stored_and_every_episode_replays_exactly(tmp_path, capsys):
-    script = tmp_path / "answers.txt"
-    script.write_text(
-        "<think>Pia left.</think><answer>biscuit_tin</answer>\nno tag here\n<answer>a, b</answer>\n",
-        encoding="utf-8",
-    )
-    store = tmp_path / "scripted.duckdb"
-    code = main(
-        ["run", "soul/tomi-v0", "--policy", f"scripted:{script}", "--episodes", "6", "--seed", "0",
-         "--store", str(store), "--concurrency", "1", "--no-progress"]
-    )  # fmt: skip
-    assert code == 0 and "6 episodes run" in capsys.readouterr().out
-    with ReplayStore(store, read_only=True) as s:
-        episodes = s.episodes()
-        assert len(episodes) == 6 and set(episodes["status"]) == {"ok"}
-        assert episodes["score"].notna().all()
-        for row in episodes.itertuples():
-            assert replay_stored(s, row.episode_id, row.run_id).ok
+    answers = ["<think>Pia left.</think><answer>biscuit_tin</answer>", "no tag here", "<answer>a, b</answer>"]
+    store = scripted_run("soul/tomi-v0", tmp_path, answers, episodes=6)
+    assert "6 episodes run" in capsys.readouterr().out
+    episodes = replayed_episodes(store)
+    assert len(episodes) == 6 and set(episodes["status"]) == {"ok"}
+    assert episodes["score"].notna().all()
     assert main(["replay", "check", "--store", str(store)]) == 0
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from task_runs import replayed_episodes, scripted_run
 from testing_judges import FailingJudge
 
 import osim_env
 from osim.cli import main
 from osim_env.data import RowError
-from replays import ReplayStore, replay_stored
+from replays import ReplayStore
 from scenarios import twinvoice
 from scenarios.twinvoice.judge import TwinVoiceJudge
 
@@ -261,20 +262,13 @@ def test_osim_run_with_the_tiny_model_replays_exactly(tmp_path, tiny_model_dir, 
         assert episodes["score"].notna().all()
 
 
-def test_a_scripted_run_stores_answers_that_replay(tmp_path, capsys):
-    script = tmp_path / "answers.txt"
-    script.write_text(
-        "<reasoning>terse</reasoning><answer>B</answer>\n<answer>A</answer>\nno idea\n", encoding="utf-8"
+def test_a_scripted_run_stores_answers_that_replay(tmp_path):
+    episodes = replayed_episodes(
+        scripted_run(
+            "soul/twinvoice-v0",
+            tmp_path,
+            ["<reasoning>terse</reasoning><answer>B</answer>", "<answer>A</answer>", "no idea"],
+            episodes=6,
+        )
     )
-    store = tmp_path / "scripted.duckdb"
-    code = main(
-        ["run", "soul/twinvoice-v0", "--policy", f"scripted:{script}", "--episodes", "6", "--seed", "0",
-         "--store", str(store), "--concurrency", "1", "--no-progress"]
-    )  # fmt: skip
-    assert code == 0
-    capsys.readouterr()
-    with ReplayStore(store, read_only=True) as s:
-        episodes = s.episodes()
-        assert len(episodes) == 6 and set(episodes["score"]) <= {0.0, 1.0}
-        for row in episodes.itertuples():
-            assert replay_stored(s, row.episode_id, row.run_id).ok
+    assert len(episodes) == 6 and set(episodes["score"]) <= {0.0, 1.0}
