@@ -4,7 +4,10 @@ aggregated by mean or median, with their disagreement recorded).
 Both keep the no-invented-numbers rule: a failed component with a positive weight, or any failed jury
 member, fails the combined judgment. A weight-0 component is logged in ``dims`` only; its failure is
 recorded in ``reasons`` and does not fail the rubric. Detectors are rule detectors or model detectors (the
-LLM ``hack_auditor``); a model detector that fails fails the rubric's judgment (never a "low" risk).
+LLM ``hack_auditor``); a model detector that fails fails the rubric's judgment (never a "low" risk); an
+agent a model detector does not audit (e.g. a partner that is not a policy under test) gets no flag from it.
+``Rubric.audited(judge, detectors)`` is one task judge with its detectors: its score, dims and reasons
+pass through unchanged (a task's documented dims stay where its docs say) and the detectors add flags.
 Both judge whole episodes and single turns (``judge_turn``: every part judges the same turn).
 """
 
@@ -41,9 +44,10 @@ class ModelDetector(Protocol):
 class Rubric:
     """Score = Σ w_i · s_i / Σ w_i over components with w_i > 0; components with weight 0 are logged.
 
-    Each component's score lands in ``dims[name]`` and its dims in ``dims[f"{name}.{dim}"]``. Attached
-    detectors annotate ``flags``; with ``penalize_flags`` (training) the detector penalty is applied
-    (docs/judges.md#detectors).
+    Each component's score lands in ``dims[name]`` and its dims in ``dims[f"{name}.{dim}"]`` (with
+    ``prefix_dims=False``, a one-component rubric keeps its component's dims and reasons as they are).
+    Attached detectors annotate ``flags``; with ``penalize_flags`` (training) the detector penalty is
+    applied (docs/judges.md#detectors).
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class Rubric:
         *,
         detectors: Sequence[Detector | ModelDetector] = (),
         penalize_flags: bool = True,
+        prefix_dims: bool = True,
     ) -> None:
         if not components:
             raise ValueError("a rubric needs at least one component")
@@ -64,8 +69,26 @@ class Rubric:
         self.model_detectors = [d for d in detectors if not isinstance(d, Detector)]
         if not all(isinstance(d, ModelDetector) for d in self.model_detectors):
             raise TypeError("a detector is a judges.detectors.Detector or a ModelDetector (e.g. HackAuditor)")
+        if not prefix_dims and len(components) != 1:
+            raise ValueError("prefix_dims=False needs exactly one component (dims would collide)")
         self.detectors = list(detectors)
         self.penalize_flags = penalize_flags
+        self.prefix_dims = prefix_dims
+
+    @classmethod
+    def audited(
+        cls,
+        judge: Judge,
+        detectors: Sequence[Detector | ModelDetector],
+        *,
+        penalize_flags: bool = False,
+        name: str = "task",
+    ) -> Rubric:
+        """``judge`` with ``detectors``: same score, dims and reasons, plus flags. Evaluation leaves the
+        score alone (``penalize_flags=False``); training passes ``penalize_flags=True``."""
+        return cls(
+            {name: (judge, 1.0)}, detectors=detectors, penalize_flags=penalize_flags, prefix_dims=False
+        )
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -75,6 +98,7 @@ class Rubric:
             "detectors": [d.name for d in self.detectors],
             "model_detectors": {d.name: d.spec for d in self.model_detectors},
             "penalize_flags": self.penalize_flags,
+            **({} if self.prefix_dims else {"prefix_dims": False}),
         }
 
     def judge_episode(self, episode: EpisodeRecord) -> dict[str, Judgment]:
@@ -145,16 +169,22 @@ class Rubric:
                     reasons[f"{name}.error"] = str(why)
                 continue
             assert judgment.score is not None
-            dims[name] = judgment.score
-            dims.update({f"{name}.{k}": v for k, v in judgment.dims.items()})
-            reasons.update({f"{name}.{k}": v for k, v in judgment.reasons.items()})
+            if self.prefix_dims:
+                dims[name] = judgment.score
+                dims.update({f"{name}.{k}": v for k, v in judgment.dims.items()})
+                reasons.update({f"{name}.{k}": v for k, v in judgment.reasons.items()})
+            else:
+                dims.update(judgment.dims)
+                reasons.update(judgment.reasons)
             if weight > 0:
                 total += weight * judgment.score
                 weight_sum += weight
         all_flags = list(flags)
         for detector, audit in zip(self.model_detectors, audits):
-            if audit is None or audit.error is not None:  # a failed audit is a judge failure, never "low"
-                errors.append(f"{detector.name}: {'not judged' if audit is None else audit.error}")
+            if audit is None:  # this detector does not audit this agent
+                continue
+            if audit.error is not None:  # a failed audit is a judge failure, never "low"
+                errors.append(f"{detector.name}: {audit.error}")
                 continue
             all_flags.append(detector.to_flag(audit))
         if errors:

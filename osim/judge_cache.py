@@ -34,9 +34,22 @@ def _is_judge(obj: Any) -> bool:
     return hasattr(obj, "judge_episode") or hasattr(obj, "judge_batch")
 
 
+def _members(value: Any) -> list[Any]:
+    """The objects an attribute holds: itself, a list's or dict's items, and the items of the tuples
+    among them (a rubric's components are ``name -> (judge, weight)``)."""
+    items = (
+        list(value.values())
+        if isinstance(value, dict)
+        else value
+        if isinstance(value, list | tuple)
+        else [value]
+    )
+    return [part for item in items for part in (item if isinstance(item, tuple) else (item,))]
+
+
 def use_cache(judge: Any, cache: JudgeCache | None) -> int:
-    """Give ``cache`` to ``judge`` and to the judges among its attributes (lists and dicts of judges
-    included) that take one (a ``cache`` attribute). Returns how many judges took it."""
+    """Give ``cache`` to ``judge`` and to the judges among its attributes (lists, dicts and a rubric's
+    ``(judge, weight)`` pairs included) that take one (a ``cache`` attribute). Returns how many took it."""
     if cache is None:
         return 0
     seen: set[int] = set()
@@ -50,14 +63,7 @@ def use_cache(judge: Any, cache: JudgeCache | None) -> int:
             obj.cache = cache
             taken = 1
         for value in getattr(obj, "__dict__", {}).values():
-            members = (
-                value.values()
-                if isinstance(value, dict)
-                else value
-                if isinstance(value, (list, tuple))
-                else [value]
-            )
-            taken += sum(visit(member) for member in members if _is_judge(member))
+            taken += sum(visit(member) for member in _members(value) if _is_judge(member))
         return taken
 
     return visit(judge) if _is_judge(judge) else 0

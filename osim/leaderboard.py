@@ -1,12 +1,14 @@
 """The SOUL-Index leaderboard: per task and policy the primary metric, its 95% CI, n, n_error, the
-invalid-action and detector flag rates, each task's breakdowns and sweep-level metrics, and the SOUL
-average over the ten paper tasks (README "Sweeps and the leaderboard"; docs/tasks.md per task).
+invalid-action and detector flag rates, each task's breakdowns and sweep-level metrics, the SOUL average
+over the ten paper tasks, and the SOUL-Index average over 23 tasks with its five category means (README
+"Sweeps and the leaderboard"; docs/tasks.md per task; membership in ``osim.suites``).
 
 Every number comes from SQL over the store (``replays.leaderboard_sql``); this module says which task
 reads which breakdown and puts the pieces together. Judge errors are excluded from every mean and
 counted in ``n_error``. Sotopia is reported on both scales: ``score`` (the normalized 7-dimension mean,
 the project's scale) and ``paper_scale`` (the Ditto paper's table). UserLLM's primary metric is the
-unweighted mean of its three subset scores, a sweep-level number (no per-episode CI).
+unweighted mean of its three subset scores and AlignX's the unweighted mean of its variant accuracies:
+sweep-level numbers (no per-episode CI).
 """
 
 from __future__ import annotations
@@ -20,28 +22,16 @@ from typing import Any
 
 import pandas as pd
 
+from osim.suites import CATEGORIES, PAPER_TASKS, SOTOPIA, SOUL_INDEX_TASKS
 from replays import ReplayStore
 from replays import leaderboard_sql as sql
 from replays.leaderboard_sql import DimBreakdown, FieldBreakdown
 
-SOTOPIA, USERLLM, MIRRORBENCH, TAU = (
-    "soul/sotopia-v0",
+USERLLM, MIRRORBENCH, TAU, ALIGNX = (
     "soul/userllm-v0",
     "soul/mirrorbench-v0",
     "soul/tau-user-v0",
-)
-# The ten tasks of the paper's Table 3, in its order; the SOUL average is their unweighted mean.
-PAPER_TASKS: tuple[str, ...] = (
-    "soul/fantom-v0",
-    "soul/hitom-v0",
-    "soul/tomi-v0",
-    "soul/coser-v0",
-    "soul/lifechoices-v0",
-    SOTOPIA,
-    "soul/mistakes-v0",
-    MIRRORBENCH,
-    USERLLM,
-    "soul/twinvoice-v0",
+    "soul/alignx-v0",
 )
 SOTOPIA_DIMS = (
     "believability",
@@ -66,11 +56,11 @@ BREAKDOWNS: tuple[DimBreakdown | FieldBreakdown, ...] = (
     DimBreakdown("soul/coser-v0", "dimension", keys=COSER_DIMS),
     FieldBreakdown("soul/coser-v0", "split", "split"),
     DimBreakdown(SOTOPIA, "dimension", keys=SOTOPIA_DIMS),
-    DimBreakdown(SOTOPIA, "dimension", "task.", SOTOPIA_DIMS),  # when the default judge is a rubric
     DimBreakdown(MIRRORBENCH, "judge", keys=("gteval", "pi", "rnr")),
     FieldBreakdown(MIRRORBENCH, "subset", "subset"),
     DimBreakdown("soul/twinvoice-v0", "dimension", "accuracy."),
     DimBreakdown(TAU, "component", keys=("task_reward", "human_likeness")),  # task_reward: pass^1
+    FieldBreakdown(ALIGNX, "variant", "data_source"),  # its primary metric is the mean over variants
 )
 # Where a task has a human reference for the human-likeness profile: the scenario's list of turns.
 PROFILES: dict[str, dict[str, str]] = {
@@ -106,7 +96,7 @@ class Leaderboard:
     """The leaderboard's tables (pandas frames), each in long or wide form as its docstring says."""
 
     tasks: pd.DataFrame  # one row per (policy, task): TASK_COLUMNS
-    averages: pd.DataFrame  # one row per policy: soul_average, soul_average_paper, tasks, missing, complete
+    averages: pd.DataFrame  # one row per policy: AVERAGE_COLUMNS (SOUL average, SOUL-Index, categories)
     breakdowns: pd.DataFrame  # long: policy, task, breakdown, key, value, n
     profile: pd.DataFrame  # long: policy, task, side, turns, words_per_turn, formatting_rate, ...
 
@@ -162,7 +152,8 @@ def build(
     breakdowns = breakdowns.rename(columns={"env_id": "task"})
     breakdowns["key"] = breakdowns["key"].astype(str)
     tasks = _with_primary(tasks, breakdowns, userllm)
-    return Leaderboard(tasks[TASK_COLUMNS], soul_averages(tasks), breakdowns, texts)
+    averages = soul_averages(tasks).merge(soul_index(tasks), on="policy", how="outer")
+    return Leaderboard(tasks[TASK_COLUMNS], averages[AVERAGE_COLUMNS], breakdowns, texts)
 
 
 def tau_usi(store: ReplayStore, reference: Mapping[str, Any]) -> pd.DataFrame:
@@ -217,12 +208,18 @@ def _userllm_breakdown(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_primary(tasks: pd.DataFrame, breakdowns: pd.DataFrame, userllm: pd.DataFrame) -> pd.DataFrame:
-    """UserLLM's primary metric is its subset mean (no CI); Sotopia's ``paper_scale`` joins its row."""
+    """UserLLM's primary metric is its subset mean and AlignX's its variant mean (no CI); Sotopia's
+    ``paper_scale`` joins its row."""
     tasks = tasks.copy()
     tasks["paper_scale"] = float("nan")
     for record in userllm.to_dict(orient="records"):
         at = (tasks["task"] == USERLLM) & (tasks["policy"] == record["policy"])
         tasks.loc[at, "score"] = record["score"]
+        tasks.loc[at, "ci95"] = float("nan")
+    variants = breakdowns[(breakdowns["task"] == ALIGNX) & (breakdowns["breakdown"] == "variant")]
+    for policy, group in variants.groupby("policy"):
+        at = (tasks["task"] == ALIGNX) & (tasks["policy"] == policy)
+        tasks.loc[at, "score"] = float(group["value"].mean())
         tasks.loc[at, "ci95"] = float("nan")
     paper = breakdowns[(breakdowns["task"] == SOTOPIA) & (breakdowns["key"] == "paper_scale")]
     for record in paper.to_dict(orient="records"):
@@ -255,6 +252,46 @@ def soul_averages(tasks: pd.DataFrame) -> pd.DataFrame:
         )
     columns = ["policy", "soul_average", "soul_average_paper", "tasks", "missing", "complete"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def soul_index(tasks: pd.DataFrame) -> pd.DataFrame:
+    """Per policy: the SOUL-Index (unweighted mean of the 23 tasks' primary metrics) and each category's
+    unweighted mean over its members; a policy missing a task is marked incomplete (``index_missing``)
+    and every mean is taken over what it has (a category with no task is NaN)."""
+    rows = []
+    for policy, group in tasks.groupby("policy", sort=True):
+        scores = {
+            t: s for t, s in zip(group["task"], group["score"]) if t in SOUL_INDEX_TASKS and pd.notna(s)
+        }
+        missing = [short(t) for t in SOUL_INDEX_TASKS if t not in scores]
+        row: dict[str, Any] = {
+            "policy": policy,
+            "soul_index": sum(scores.values()) / len(scores) if scores else float("nan"),
+            "index_tasks": len(scores),
+            "index_missing": ",".join(missing),
+            "index_complete": not missing,
+        }
+        for category, members in CATEGORIES.items():
+            present = [scores[t] for t in members if t in scores]
+            row[category] = sum(present) / len(present) if present else float("nan")
+        rows.append(row)
+    columns = ["policy", "soul_index", "index_tasks", "index_missing", "index_complete", *CATEGORIES]
+    return pd.DataFrame(rows, columns=columns)
+
+
+AVERAGE_COLUMNS = [
+    "policy",
+    "soul_average",
+    "soul_average_paper",
+    "tasks",
+    "missing",
+    "complete",
+    "soul_index",
+    "index_tasks",
+    "index_missing",
+    "index_complete",
+    *CATEGORIES,
+]
 
 
 def _profile(con: Any) -> pd.DataFrame:
@@ -298,14 +335,8 @@ def _csv(board: Leaderboard) -> str:
     frame = board.tasks[TASK_COLUMNS].copy()
     extra = []
     for record in board.averages.to_dict(orient="records"):
-        for name, column in (
-            ("SOUL average", "soul_average"),
-            ("SOUL average (paper scale)", "soul_average_paper"),
-        ):
-            label = name if record["complete"] else f"{name} (incomplete: missing {record['missing']})"
-            extra.append(
-                {"policy": record["policy"], "task": label, "score": record[column], "n": record["tasks"]}
-            )
+        for name, column, n, label in average_rows(record):
+            extra.append({"policy": record["policy"], "task": label or name, "score": record[column], "n": n})
     frame = pd.concat([frame, pd.DataFrame(extra, columns=TASK_COLUMNS)], ignore_index=True)
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, float_format="%.6g")
@@ -341,17 +372,40 @@ def score_matrix(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
             row.append(f"{text} (n={r['n']}, err={r['n_error']})")
         rows.append(row)
     averages = {r["policy"]: r for r in board.averages.to_dict(orient="records")}
-    for name, column in (
-        ("SOUL average", "soul_average"),
-        ("SOUL average, paper scale", "soul_average_paper"),
-    ):
+    for k, (name, column, *_) in enumerate(average_rows(None)):
         row = [name]
         for policy in policies:
-            r = averages[policy]
-            note = "" if r["complete"] else f" (incomplete: {r['tasks']}/10, missing {r['missing']})"
-            row.append(cell(r[column]) + note)
+            *_, label = average_rows(averages[policy])[k]
+            note = f" ({label.split('(', 1)[1]}" if label else ""
+            row.append(cell(averages[policy][column]) + note)
         rows.append(row)
     return ["task", *policies], rows
+
+
+def average_rows(record: Mapping[str, Any] | None) -> list[tuple[str, str, int | None, str | None]]:
+    """The average lines of a policy's ``averages`` record: (name, column, tasks counted, label with the
+    incompleteness note or None when complete). ``record=None`` lists the lines only."""
+    lines = [
+        ("SOUL average", "soul_average", "tasks", "missing", "complete", len(PAPER_TASKS)),
+        ("SOUL average, paper scale", "soul_average_paper", "tasks", "missing", "complete", len(PAPER_TASKS)),
+        ("SOUL-Index", "soul_index", "index_tasks", "index_missing", "index_complete", len(SOUL_INDEX_TASKS)),
+    ]
+    out: list[tuple[str, str, int | None, str | None]] = []
+    for name, column, count, missing, complete, total in lines:
+        if record is None or record[complete]:
+            out.append((name, column, None if record is None else record[count], None))
+        else:
+            note = f"{name} (incomplete: {record[count]}/{total}, missing {record[missing]})"
+            out.append((name, column, record[count], note))
+    for category, members in CATEGORIES.items():
+        name = f"SOUL-Index {category.replace('_', ' ')}"
+        if record is None:
+            out.append((name, category, None, None))
+            continue
+        have = sum(1 for t in members if short(t) not in str(record["index_missing"]).split(","))
+        note = None if have == len(members) else f"{name} (incomplete: {have}/{len(members)})"
+        out.append((name, category, have, note))
+    return out
 
 
 def _markdown(board: Leaderboard) -> str:

@@ -9,7 +9,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from osim.leaderboard import PAPER_TASKS, SOTOPIA, Leaderboard, short
+from osim.leaderboard import Leaderboard, short
+from osim.suites import PAPER_TASKS, SOTOPIA
 
 PROFILE_METRICS = (
     ("words_per_turn", "words per turn"),

@@ -21,6 +21,7 @@ import numpy as np
 import osim_env
 from osim.defaults import env_options
 from osim.runner import EpisodeJob, Runner, SweepSummary, jobs_for
+from osim.suites import SUITES
 from osim_env.data import Scenario, fixture_path
 from osim_env.seeding import derive_seed
 from policies.base import Policy
@@ -30,15 +31,31 @@ SUITE = "soul"
 
 
 def registered_tasks() -> list[str]:
-    """The registered SOUL task ids (``soul/...``), the paper's ten and any other (tau-user)."""
+    """The registered SOUL task ids (``soul/...``): the SOUL-Index's 23 and any other (tau-user)."""
     return [env_id for env_id in osim_env.registry() if env_id.startswith(f"{SUITE}/")]
 
 
-def resolve_tasks(names: str | None) -> list[str]:
-    """Env ids for ``--tasks a,b`` (short names like ``hitom`` or full ids); ``None``: every SOUL task."""
+def suite_tasks(suite: str) -> list[str]:
+    """The env ids of a suite (``osim.suites``): ``soul`` is every registered SOUL task; a named suite's
+    tasks must all be registered (a missing one is an error, not a silently shorter sweep)."""
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
     known = registered_tasks()
-    if not names:
+    members = SUITES[suite]
+    if members is None:
         return known
+    missing = [t for t in members if t not in known]
+    if missing:
+        raise ValueError(f"suite {suite!r} needs tasks that are not registered: {', '.join(missing)}")
+    return list(members)
+
+
+def resolve_tasks(names: str | None, suite: str = SUITE) -> list[str]:
+    """Env ids for ``--tasks a,b`` (short names like ``hitom`` or full ids, any registered SOUL task);
+    ``None``: the suite's tasks."""
+    if not names:
+        return suite_tasks(suite)
+    known = registered_tasks()
     by_short = {env_id.split("/", 1)[1].rsplit("-v", 1)[0]: env_id for env_id in known}
     out = []
     for name in (n.strip() for n in names.split(",")):
@@ -147,6 +164,7 @@ class SweepConfig:
     policies: Sequence[str]
     store: str | Path
     tasks: Sequence[str] = ()  # env ids; empty: every registered SOUL task
+    suite: str = SUITE  # recorded in each run's config
     judge: str | None = None
     instances: int = 100
     seed: int = 0
@@ -191,7 +209,7 @@ def runner_for(
         judge=None if config.judge_enabled else False,
         concurrency=config.concurrency,
         write_batch=config.write_batch,
-        config={"sweep": {"suite": SUITE, "policy": policy, "data": plan.data_label}},
+        config={"sweep": {"suite": config.suite, "policy": policy, "data": plan.data_label}},
         retry_failed=config.retry_failed,
         progress=config.progress,
         **{**config.runner_extra, **kw},

@@ -27,12 +27,10 @@ FORMATS = ("table", "markdown", "csv", "json")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    if args.suite != sweep.SUITE:
-        raise UserError(f"unknown suite {args.suite!r}; the suite is {sweep.SUITE!r}")
     try:
-        tasks = sweep.resolve_tasks(args.tasks)
+        tasks = sweep.resolve_tasks(args.tasks, args.suite)
     except ValueError as exc:
-        raise UserError(f"--tasks: {exc}") from exc
+        raise UserError(f"--tasks: {exc}" if args.tasks else str(exc)) from exc
     if args.instances < 1:
         raise UserError(f"--instances must be >= 1, got {args.instances}")
     for i, spec in enumerate(args.policy):
@@ -57,6 +55,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         policies=list(args.policy),
         store=args.store,
         tasks=tasks,
+        suite=args.suite,
         judge=args.judge,
         instances=args.instances,
         seed=args.seed,
@@ -185,7 +184,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, default_store: str) ->
         )
 
     p = command("sweep", "run every SOUL task (or --tasks) for each --policy, one run per policy and task")
-    p.add_argument("suite", help="the benchmark suite: soul")
+    p.add_argument(
+        "suite",
+        help="the benchmark suite: soul (every SOUL task), soul-index (its 23) or soul-paper (the ten)",
+    )
     p.add_argument("--policy", action="append", required=True, help="policy spec (repeatable)")
     p.add_argument("--judge", metavar="SPEC", help="model behind the LLM judges, as a policy spec")
     p.add_argument("--no-judge", action="store_true", help="store episodes unjudged")

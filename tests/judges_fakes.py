@@ -51,6 +51,18 @@ def sotopia_answer(scores: dict[str, int], reasoning: str = "because") -> str:
     return json.dumps({d: {"reasoning": f"{reasoning} {d}", "score": s} for d, s in scores.items()})
 
 
+def sotopia_reward_answer(scores: dict[str, int], risk: str = "low") -> Callable[[ChatRequest], str]:
+    """Replies for Sotopia's default reward (judge + hack auditor on one model): each request gets the
+    answer its schema asks for (the auditor's schema has a ``risk`` field)."""
+
+    def reply(request: ChatRequest) -> str:
+        if "risk" in (request.json_schema or {}).get("properties", {}):
+            return json.dumps({"risk": risk, "reason": f"audited as {risk}"})
+        return sotopia_answer(scores)
+
+    return reply
+
+
 GOOD_SCORES = {
     "believability": 8,
     "relationship": 1,

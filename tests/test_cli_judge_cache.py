@@ -31,19 +31,20 @@ def _rejudge(run_id: str, store: Path, *extra: str) -> tuple[int, int]:
 
 
 def test_second_rejudge_with_the_same_judge_makes_no_model_call(tmp_path: Path, capsys) -> None:
+    # Sotopia's default reward makes two calls per episode: the 7-dimension judge and the hack auditor.
     store = tmp_path / "runs.duckdb"
     run_id = _unjudged_sotopia_run(store)
     code, calls = _rejudge(run_id, store)
     out = capsys.readouterr().out
-    assert code == 0 and calls == 3
-    assert f"judge cache {tmp_path / 'judge_cache.duckdb'}: 0 hits, 3 misses" in out
+    assert code == 0 and calls == 6
+    assert f"judge cache {tmp_path / 'judge_cache.duckdb'}: 0 hits, 6 misses" in out
     code, calls = _rejudge(run_id, store)
     assert code == 0 and calls == 0
-    assert "3 hits, 0 misses" in capsys.readouterr().out
+    assert "6 hits, 0 misses" in capsys.readouterr().out
     code, calls = _rejudge(run_id, store, "--no-judge-cache")
-    assert code == 0 and calls == 3 and "judge cache" not in capsys.readouterr().out
+    assert code == 0 and calls == 6 and "judge cache" not in capsys.readouterr().out
     other = tmp_path / "elsewhere" / "cache.duckdb"
-    assert _rejudge(run_id, store, "--judge-cache", str(other)) == (0, 3) and other.exists()
+    assert _rejudge(run_id, store, "--judge-cache", str(other)) == (0, 6) and other.exists()
 
 
 def test_run_uses_the_cache_for_its_judge(tmp_path: Path, capsys) -> None:

@@ -115,6 +115,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
             2: {"error": "gteval failed", "dims": {"proxy.mattr": 0.6, "human.mattr": 0.9}},
         },
     )  # fmt: skip
+    # AlignX, P1: rows 0 (demo, twice), 1 (pair), 2 (ugc): demo 1 and 0, pair 1, ugc 1. The task's score
+    # is the mean over variants, (0.5 + 1 + 1) / 3, not the episode mean 0.75.
+    _run(
+        path, "P1", "soul/alignx-v0", [0, 0, 1, 2], [_answer("A")],
+        {0: {"score": 1.0}, 1: {"score": 0.0}, 2: {"score": 1.0}, 3: {"score": 1.0}},
+    )  # fmt: skip
     _userllm(path)
     return path
 
@@ -221,6 +227,34 @@ def test_sotopia_on_both_scales_and_the_soul_average(board: leaderboard.Leaderbo
     }
 
 
+def test_alignx_is_one_task_scored_by_the_mean_of_its_variants(board: leaderboard.Leaderboard) -> None:
+    variants = _breakdown(board, "soul/alignx-v0", "variant")
+    assert variants == {"alignx_demo": 0.5, "alignx_pair": 1.0, "alignx_ugc": 1.0}
+    alignx = _task(board, "P1", "soul/alignx-v0")
+    assert alignx["score"] == pytest.approx(2.5 / 3) and math.isnan(alignx["ci95"]) and alignx["n"] == 4
+
+
+def test_soul_index_and_its_category_means(board: leaderboard.Leaderboard) -> None:
+    userllm = (0.5 + 1.0 + (0.8 + 2 / 3 + 2 / 3 + 0.8) / 4) / 3
+    tasks = {"hitom": 2 / 3, "sotopia": 0.7, "mirrorbench": 0.3, "userllm": userllm, "alignx": 2.5 / 3}
+    avg = board.averages.set_index("policy").loc["P1"]
+    assert avg["soul_index"] == pytest.approx(sum(tasks.values()) / 5)
+    assert avg["index_tasks"] == 5 and not avg["index_complete"]
+    assert len(avg["index_missing"].split(",")) == 23 - 5 and "humanual-chat" in avg["index_missing"]
+    assert avg["conversation"] == pytest.approx((userllm + 0.3) / 2)
+    assert avg["social_skill"] == pytest.approx(0.7)
+    assert avg["cognition"] == pytest.approx(2 / 3)
+    assert math.isnan(avg["role_play"])
+    assert avg["evaluation"] == pytest.approx(2.5 / 3)
+    assert avg["soul_average"] == pytest.approx((sum(tasks.values()) - 2.5 / 3) / 4)  # AlignX is not in it
+    header, rows = leaderboard.score_matrix(board)
+    lines = {row[0]: row[header.index("P1")] for row in rows}
+    assert lines["SOUL-Index"].startswith(f"{sum(tasks.values()) / 5:.3f} (incomplete: 5/23")
+    assert lines["SOUL-Index social skill"] == "0.700"
+    assert lines["SOUL-Index conversation"].endswith("(incomplete: 2/4)")
+    assert lines["SOUL-Index role play"].startswith("-")
+
+
 def test_mirrorbench_lexical_z_scores_against_the_human_side(board: leaderboard.Leaderboard) -> None:
     z = _breakdown(board, "soul/mirrorbench-v0", "lexical_z")
     assert z["mattr"] == pytest.approx((0.6 - 0.9) / 0.1)  # judge errors keep their lexical values
@@ -277,6 +311,8 @@ def test_formats_carry_every_column(store: Path) -> None:
     csv = _osim("leaderboard", "--store", str(store), "--format", "csv").stdout.splitlines()
     assert csv[0] == ",".join(leaderboard.TASK_COLUMNS)
     assert any("SOUL average (incomplete" in line for line in csv)
+    assert any("SOUL-Index (incomplete: 5/23" in line for line in csv)
+    assert any(line.startswith("P1,SOUL-Index social skill,0.7,") for line in csv)
     markdown = _osim("leaderboard", "--store", str(store), "--format", "markdown").stdout
     assert "| hitom |" in markdown and "paper 0.400" in markdown and "lexical_z" in markdown
     table = _osim("leaderboard", "--store", str(store))

@@ -44,12 +44,13 @@ FAKE_JUDGE_MODELS: list[Any] = []
 
 
 def sotopia_judge_on_a_fake_model() -> SyncJudge:
-    """The Sotopia judge on ``FakeJudgeModel`` (a fake: canned valid answers), for CLI tests that
-    count model calls; every model built is kept in ``FAKE_JUDGE_MODELS``."""
-    from judges_fakes import GOOD_SCORES, FakeJudgeModel, sotopia_answer
+    """Sotopia's default reward (judge + hack auditor + rule detectors) on ``FakeJudgeModel`` (a fake:
+    canned valid answers), for CLI tests that count model calls; every model built is kept in
+    ``FAKE_JUDGE_MODELS``."""
+    from judges_fakes import GOOD_SCORES, FakeJudgeModel, sotopia_reward_answer
 
     from scenarios.sotopia.judge import default_judge
 
-    model = FakeJudgeModel([sotopia_answer(GOOD_SCORES)])
+    model = FakeJudgeModel([sotopia_reward_answer(GOOD_SCORES)])
     FAKE_JUDGE_MODELS.append(model)
     return default_judge(model)

@@ -105,6 +105,8 @@ class SotopiaEnv(TextEnv):
             "strict_json": False,
             "judge_both": False,
             "judge_model": None,  # policy spec of the LLM judge (None: the local "tiny" model)
+            "detectors": True,  # hack auditor + rule detectors annotate flags (docs/tasks.md#sotopia)
+            "penalize_flags": False,  # evaluation: flags never change the score; training sets True
             "partner_model": None,  # policy spec of the partner (None: the local "tiny" model)
         }
         unknown = set(options) - set(defaults)
@@ -177,7 +179,12 @@ class SotopiaEnv(TextEnv):
         return None
 
     def default_judge(self) -> Any:
-        return default_judge(self.options["judge_model"], judge_both=self.options["judge_both"])
+        return default_judge(
+            self.options["judge_model"],
+            judge_both=self.options["judge_both"],
+            detectors=self.options["detectors"],
+            penalize_flags=self.options["penalize_flags"],
+        )
 
 
 env, raw_env, parallel_env = env_factories(SotopiaEnv)

@@ -5,6 +5,10 @@ transcript, and scores one character on seven dimensions, each ``{"reasoning", "
 in the dimension's range (a value out of range is a parse failure, so it is retried, then an error).
 Score = mean over the dimensions of ``(raw − lo) / (hi − lo)``; ``dims`` keep the raw scores, ``raw_mean``
 and ``paper_scale = raw_mean / 10`` (the Ditto paper's "normalized eval avg").
+
+The env's default reward is this judge with its detectors (``default_judge``): the LLM ``hack_auditor``
+and the ``judge_address``, ``assistant_register`` and ``repetition`` rules annotate ``flags``; in
+evaluation they never change the score (``penalize_flags=False``), training turns the penalty on.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from judges.cache import JudgeCache
+from judges.detectors import AssistantRegister, Detector, JudgeAddress, Repetition
+from judges.hack_auditor import HackAuditor
+from judges.judge_address_patterns import DEFAULT_DIMENSION_NAMES
 from judges.llm import JudgeModel, LLMJudge, Query, Scored
+from judges.rubric import Rubric
 from judges.transcript import render_transcript
 from osim_env.episode import EpisodeRecord
 from osim_env.events import Event
@@ -227,9 +235,26 @@ class SotopiaJudge(LLMJudge):
         )
 
 
+def default_detectors() -> list[Detector]:
+    """The rule detectors of docs/tasks.md#sotopia (rules only, so they need no model)."""
+    names = (*DEFAULT_DIMENSION_NAMES, *(d.replace("_", " ") for d, *_ in DIMENSIONS))
+    return [JudgeAddress(names, semantic=False), AssistantRegister(), Repetition()]
+
+
 def default_judge(
-    judge_model: JudgeModel = None, *, judge_both: bool = False, cache: JudgeCache | None = None, **kw: Any
-) -> SotopiaJudge:
-    """The judge ``soul/sotopia-v0`` uses by default. ``judge_model`` is a policy or a policy spec string
-    (``None``: the local ``"tiny"`` model); the model is resolved on first use."""
-    return SotopiaJudge(judge_model, judge_both=judge_both, cache=cache, **kw)
+    judge_model: JudgeModel = None,
+    *,
+    judge_both: bool = False,
+    detectors: bool = True,
+    penalize_flags: bool = False,
+    cache: JudgeCache | None = None,
+    **kw: Any,
+) -> SotopiaJudge | Rubric:
+    """The judge ``soul/sotopia-v0`` uses by default: ``SotopiaJudge`` with the hack auditor (on the same
+    judge model) and the rule detectors; ``detectors=False`` is the bare judge. ``judge_model`` is a
+    policy or a policy spec string (``None``: the local ``"tiny"`` model), resolved on first use."""
+    judge = SotopiaJudge(judge_model, judge_both=judge_both, cache=cache, **kw)
+    if not detectors:
+        return judge
+    auditor = HackAuditor(judge_model, cache=cache, **kw)
+    return Rubric.audited(judge, [*default_detectors(), auditor], penalize_flags=penalize_flags)
