@@ -72,20 +72,29 @@ def resolve_tasks(names: str | None, suite: str = SUITE) -> list[str]:
 
 
 def _task_names(env_id: str) -> list[str]:
-    """Names the task's data file may carry: its package (``tomi``) and its ``data_source`` (``paratomi``)."""
+    """Names the task's data file may carry: its ``data_source`` (``paratomi``, ``humanual-book``), the
+    aliases it accepts (the published file stems, ``humanual_book``), then its package (``tomi``)."""
     env = osim_env.make_raw(env_id)
-    names = [env.task_package.rsplit(".", 1)[-1], str(env.data_source)]
+    names = [str(env.data_source), *env.data_source_aliases, env.task_package.rsplit(".", 1)[-1]]
+    names += [n.replace("-", "_") for n in names]
     return list(dict.fromkeys(names))
 
 
 def data_file(data_dir: str | Path | None, env_id: str) -> Path | None:
-    """The task's published data under ``data_dir``: ``<name>/test.parquet``, ``<name>.parquet`` or the
-    only Parquet file of ``<name>/``, for the task's package name or data source; None when absent."""
+    """The task's published data under ``data_dir``: ``<name>/test.parquet``, ``<name>.parquet``,
+    ``<name>_val.parquet`` (the published evaluation files), ``<name>.jsonl`` or the only Parquet file of
+    ``<name>/``, for each of the task's names in order; None when absent."""
     if data_dir is None:
         return None
     root = Path(data_dir)
     for name in _task_names(env_id):
-        for candidate in (root / name / "test.parquet", root / f"{name}.parquet", root / f"{name}.jsonl"):
+        candidates = (
+            root / name / "test.parquet",
+            root / f"{name}.parquet",
+            root / f"{name}_val.parquet",
+            root / f"{name}.jsonl",
+        )
+        for candidate in candidates:
             if candidate.is_file():
                 return candidate
         folder = root / name

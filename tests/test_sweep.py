@@ -66,6 +66,28 @@ def test_rows_are_sampled_with_the_seed_from_the_data_file_or_the_fixture(tmp_pa
         sweep.resolve_tasks("hitomm")
 
 
+def test_published_evaluation_file_names_are_found(tmp_path: Path) -> None:
+    data = _published(tmp_path, 6)
+    (data / "hitom" / "test.parquet").rename(data / "hitom_val.parquet")  # the 27-suite file name
+    (data / "hitom").rmdir()
+    plan = sweep.plan_task("soul/hitom-v0", 4, seed=0, data_dir=data)
+    assert plan.source == str(data / "hitom_val.parquet") and plan.available == 6
+
+
+def test_suites_name_their_tasks() -> None:
+    from osim.suites import CATEGORIES, PAPER_TASKS, SOUL_INDEX_TASKS
+
+    index = sweep.suite_tasks("soul-index")
+    assert index == list(SOUL_INDEX_TASKS) and len(set(index)) == 23
+    assert set(index) == {t for members in CATEGORIES.values() for t in members}
+    assert sweep.suite_tasks("soul-paper") == list(PAPER_TASKS) and set(PAPER_TASKS) < set(index)
+    everything = sweep.suite_tasks("soul")
+    assert set(index) <= set(everything) and "soul/tau-user-v0" in set(everything) - set(index)
+    assert sweep.resolve_tasks(None, "soul-paper") == list(PAPER_TASKS)
+    with pytest.raises(ValueError, match="unknown suite 'bench'"):
+        sweep.suite_tasks("bench")
+
+
 def _contents(store: Path) -> list[tuple]:
     """What a sweep stored, independent of timing: per episode its run, ids, seed, status and score."""
     with ReplayStore(store, read_only=True) as s:
