@@ -61,6 +61,8 @@ BREAKDOWNS: tuple[DimBreakdown | FieldBreakdown, ...] = (
     DimBreakdown("soul/twinvoice-v0", "dimension", "accuracy."),
     DimBreakdown(TAU, "component", keys=("task_reward", "human_likeness")),  # task_reward: pass^1
     FieldBreakdown(ALIGNX, "variant", "data_source"),  # its primary metric is the mean over variants
+    DimBreakdown("soul/simarena-math-v0", "component", keys=("w", "i", "f", "score_odyssim")),
+    DimBreakdown("soul/simarena-doc-v0", "component", keys=("w", "i", "f_w", "f_i", "d", "score_odyssim")),
 )
 # Where a task has a human reference for the human-likeness profile: the scenario's list of turns.
 PROFILES: dict[str, dict[str, str]] = {

@@ -141,12 +141,16 @@ def sample(rows: Sequence[Scenario], instances: int, seed: int, env_id: str) -> 
 
 
 def plan_task(env_id: str, instances: int, seed: int, data_dir: str | Path | None = None) -> TaskPlan:
-    """Load the task's rows (data file or fixture) with its own loader and sample them."""
+    """The task's rows (a data file read with the task's own loader, else the env's fixture rows),
+    those the env plays (``TextEnv.plays``: one id of a package that registers several), sampled."""
     env = osim_env.make_raw(env_id)
-    loader = importlib.import_module(env.task_package).load
     path = data_file(data_dir, env_id)
-    source = str(path) if path is not None else f"fixture {fixture_path(env.task_package)}"
-    rows = list(loader(path if path is not None else fixture_path(env.task_package)))
+    if path is None:
+        source = f"fixture {fixture_path(env.task_package)}"
+        rows = env.fixture_rows()
+    else:
+        source = str(path)
+        rows = [s for s in importlib.import_module(env.task_package).load(path) if env.plays(s)]
     if not rows:
         raise ValueError(f"{env_id}: {source} holds no rows")
     return TaskPlan(env_id, source, len(rows), sample(rows, instances, seed, env_id))

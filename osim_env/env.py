@@ -183,7 +183,23 @@ class TextEnv(AECEnv, ABC):
 
     def candidate_scenarios(self) -> list[Scenario]:
         """The rows an episode of this env can be set up from: the fixed scenario, else the fixture."""
-        return [self._fixed_scenario] if self._fixed_scenario is not None else self._fixture_rows()
+        return [self._fixed_scenario] if self._fixed_scenario is not None else self.fixture_rows()
+
+    def fixture_rows(self) -> list[Scenario]:
+        """The rows of the task's ``data/fixture.jsonl`` this env plays (loaded once). A package that
+        registers several ids over one fixture (docs/new-task.md) overrides it to load its rows with
+        the package's own ``load`` and keep those the env ``plays``."""
+        if self._fixture is None:
+            self._fixture = load_fixture(
+                self.task_package, self.row_model, (self.data_source, *self.data_source_aliases)
+            )
+        return self._fixture
+
+    def plays(self, scenario: Scenario) -> bool:
+        """Whether this env plays ``scenario``: every row of its task by default. Ids that share one
+        package's rows (HUMANUAL's domains, SimulatorArena's two settings) keep their own; a sweep over
+        a published file that mixes them runs each row on its own id."""
+        return True
 
     def policy_agents(self) -> tuple[str, ...]:
         """Agents that are trained / evaluated (the others are auxiliary roles)."""
@@ -612,20 +628,13 @@ class TextEnv(AECEnv, ABC):
             return dict(judge(record))
         raise TypeError(f"judge must have judge_episode(record) or be callable, got {type(judge).__name__}")
 
-    def _fixture_rows(self) -> list[Scenario]:
-        if self._fixture is None:
-            self._fixture = load_fixture(
-                self.task_package, self.row_model, (self.data_source, *self.data_source_aliases)
-            )
-        return self._fixture
-
     def _draw_fixture_row(self) -> Scenario:
-        fixture = self._fixture_rows()
+        fixture = self.fixture_rows()
         return fixture[int(self.np_random.integers(len(fixture)))]
 
     def _to_scenario(self, value: Any) -> Scenario:
         if isinstance(value, int) and not isinstance(value, bool):
-            return self._fixture_rows()[value]
+            return self.fixture_rows()[value]
         return to_scenario(value, self.row_model, (self.data_source, *self.data_source_aliases))
 
     def __str__(self) -> str:

@@ -30,6 +30,14 @@ class EnvSpec:
     def module(self) -> Any:
         return importlib.import_module(self.entry_point.partition(":")[0])
 
+    def sibling(self, name: str) -> Any:
+        """The module's ``raw_env`` or ``parallel_env`` for this id. A module that registers several
+        ids (entry points ``m:book_env``, ``m:chat_env``) names each one's siblings with the same
+        prefix (``book_raw_env``, ``book_parallel_env``); a plain ``m:env`` uses ``raw_env``."""
+        attr = self.entry_point.partition(":")[2] or "env"
+        prefix = attr[: -len("env")] if attr.endswith("env") else ""
+        return getattr(self.module, prefix + name)
+
 
 _REGISTRY: dict[str, EnvSpec] = {}
 _plugins_loaded = False
@@ -91,11 +99,11 @@ def make(id: str, scenario: Any = None, **kwargs: Any) -> Any:
 
 def make_raw(id: str, scenario: Any = None, **kwargs: Any) -> Any:
     s = spec(id)
-    return _tagged(s.module.raw_env(scenario=scenario, **{**s.kwargs, **kwargs}), id)
+    return _tagged(s.sibling("raw_env")(scenario=scenario, **{**s.kwargs, **kwargs}), id)
 
 
 def make_parallel(id: str, scenario: Any = None, **kwargs: Any) -> Any:
     s = spec(id)
-    env = s.module.parallel_env(scenario=scenario, **{**s.kwargs, **kwargs})
+    env = s.sibling("parallel_env")(scenario=scenario, **{**s.kwargs, **kwargs})
     _tagged(env.aec_env, id)
     return env

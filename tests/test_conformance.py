@@ -15,7 +15,15 @@ FUZZ_EXAMPLES = int(os.environ.get("OSIM_FUZZ_EXAMPLES", "2000"))
 
 
 # LLM-judged tasks get a rule judge here: conformance checks the env, not a judge model.
-LLM_JUDGED = ("soul/coser-v0", "soul/mirrorbench-v0", "soul/sotopia-v0", "soul/userllm-v0")
+LLM_JUDGED = (
+    "soul/coser-v0",
+    "soul/mirrorbench-v0",
+    "soul/sotopia-v0",
+    "soul/userllm-v0",
+    "soul/simarena-math-v0",
+    "soul/simarena-doc-v0",
+    *(f"soul/humanual-{domain}-v0" for domain in ("book", "chat", "email", "news", "opinion", "politics")),
+)
 TEST_KWARGS: dict[str, dict[str, Any]] = {env_id: {"judge": ValidTurnShareJudge()} for env_id in LLM_JUDGED}
 
 
@@ -42,7 +50,8 @@ def test_env_passes_conformance_suite(env_id):
 
 @pytest.mark.parametrize("env_id", osim_env.registry())
 def test_env_module_exports_three_constructors(env_id):
-    module = osim_env.spec(env_id).module
+    # A module registering several ids names each one's constructors with its prefix (math_raw_env).
+    spec = osim_env.spec(env_id)
     for name in ("env", "raw_env", "parallel_env"):
-        assert callable(getattr(module, name)), f"{env_id} module lacks {name}"
-    assert module.raw_env().env_id == env_id
+        assert callable(spec.sibling(name)), f"{env_id} module lacks the {name} constructor"
+    assert spec.sibling("raw_env")().env_id == env_id

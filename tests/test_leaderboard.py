@@ -58,6 +58,7 @@ def _run(
     *,
     options: Mapping[str, Any] | None = None,
     cycle: bool = True,
+    roles: Mapping[str, Any] | None = None,
 ) -> str:
     """Episodes seeds 0.. of ``scenarios`` (fixture indexes), one at a time (scripted actions in order)."""
     runner = Runner(
@@ -65,7 +66,7 @@ def _run(
         policy=ScriptedPolicy(actions, cycle=cycle, name=label),
         roles={"agent2": ScriptedPolicy(['{"action_type": "leave", "argument": ""}'])}
         if env_id == "soul/sotopia-v0"
-        else None,
+        else roles,
         judge=ScriptedJudge(table),
         concurrency=1,
         config={"sweep": {"policy": label}},
@@ -120,6 +121,16 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _run(
         path, "P1", "soul/alignx-v0", [0, 0, 1, 2], [_answer("A")],
         {0: {"score": 1.0}, 1: {"score": 0.0}, 2: {"score": 1.0}, 3: {"score": 1.0}},
+    )  # fmt: skip
+    # SimulatorArena math, P1: components w, i, f and the original formula; f does not apply to the
+    # second episode (left out of its mean, never 0).
+    _run(
+        path, "P1", "soul/simarena-math-v0", [0, 1], ["Student: so the answer is 12? terminate conversation"],
+        {
+            0: {"score": 0.5, "dims": {"w": 0.5, "i": 0.25, "f": 0.75, "score_odyssim": 0.6}},
+            1: {"score": 0.75, "dims": {"w": 1.0, "i": 0.5, "score_odyssim": 0.8}},
+        },
+        roles={"tutor": ScriptedPolicy(["Let us check it together."])},
     )  # fmt: skip
     _userllm(path)
     return path
@@ -234,25 +245,43 @@ def test_alignx_is_one_task_scored_by_the_mean_of_its_variants(board: leaderboar
     assert alignx["score"] == pytest.approx(2.5 / 3) and math.isnan(alignx["ci95"]) and alignx["n"] == 4
 
 
+def test_simarena_components_leave_out_what_does_not_apply(board: leaderboard.Leaderboard) -> None:
+    components = _breakdown(board, "soul/simarena-math-v0", "component")
+    assert components == {
+        "w": pytest.approx(0.75),
+        "i": pytest.approx(0.375),
+        "f": pytest.approx(0.75),
+        "score_odyssim": pytest.approx(0.7),
+    }
+
+
 def test_soul_index_and_its_category_means(board: leaderboard.Leaderboard) -> None:
     userllm = (0.5 + 1.0 + (0.8 + 2 / 3 + 2 / 3 + 0.8) / 4) / 3
-    tasks = {"hitom": 2 / 3, "sotopia": 0.7, "mirrorbench": 0.3, "userllm": userllm, "alignx": 2.5 / 3}
+    tasks = {
+        "hitom": 2 / 3,
+        "sotopia": 0.7,
+        "mirrorbench": 0.3,
+        "userllm": userllm,
+        "alignx": 2.5 / 3,
+        "simarena-math": 0.625,
+    }
     avg = board.averages.set_index("policy").loc["P1"]
-    assert avg["soul_index"] == pytest.approx(sum(tasks.values()) / 5)
-    assert avg["index_tasks"] == 5 and not avg["index_complete"]
-    assert len(avg["index_missing"].split(",")) == 23 - 5 and "humanual-chat" in avg["index_missing"]
+    assert avg["soul_index"] == pytest.approx(sum(tasks.values()) / 6)
+    assert avg["index_tasks"] == 6 and not avg["index_complete"]
+    assert len(avg["index_missing"].split(",")) == 23 - 6 and "humanual-chat" in avg["index_missing"]
     assert avg["conversation"] == pytest.approx((userllm + 0.3) / 2)
     assert avg["social_skill"] == pytest.approx(0.7)
     assert avg["cognition"] == pytest.approx(2 / 3)
-    assert math.isnan(avg["role_play"])
+    assert avg["role_play"] == pytest.approx(0.625)
     assert avg["evaluation"] == pytest.approx(2.5 / 3)
-    assert avg["soul_average"] == pytest.approx((sum(tasks.values()) - 2.5 / 3) / 4)  # AlignX is not in it
+    paper = ("hitom", "sotopia", "mirrorbench", "userllm")
+    assert avg["soul_average"] == pytest.approx(sum(tasks[t] for t in paper) / 4)  # the ten paper tasks only
     header, rows = leaderboard.score_matrix(board)
     lines = {row[0]: row[header.index("P1")] for row in rows}
-    assert lines["SOUL-Index"].startswith(f"{sum(tasks.values()) / 5:.3f} (incomplete: 5/23")
+    assert lines["SOUL-Index"].startswith(f"{sum(tasks.values()) / 6:.3f} (incomplete: 6/23")
     assert lines["SOUL-Index social skill"] == "0.700"
     assert lines["SOUL-Index conversation"].endswith("(incomplete: 2/4)")
-    assert lines["SOUL-Index role play"].startswith("-")
+    assert lines["SOUL-Index role play"] == "0.625 (incomplete: 1/9)"
 
 
 def test_mirrorbench_lexical_z_scores_against_the_human_side(board: leaderboard.Leaderboard) -> None:
@@ -311,7 +340,7 @@ def test_formats_carry_every_column(store: Path) -> None:
     csv = _osim("leaderboard", "--store", str(store), "--format", "csv").stdout.splitlines()
     assert csv[0] == ",".join(leaderboard.TASK_COLUMNS)
     assert any("SOUL average (incomplete" in line for line in csv)
-    assert any("SOUL-Index (incomplete: 5/23" in line for line in csv)
+    assert any("SOUL-Index (incomplete: 6/23" in line for line in csv)
     assert any(line.startswith("P1,SOUL-Index social skill,0.7,") for line in csv)
     markdown = _osim("leaderboard", "--store", str(store), "--format", "markdown").stdout
     assert "| hitom |" in markdown and "paper 0.400" in markdown and "lexical_z" in markdown

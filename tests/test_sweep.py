@@ -74,6 +74,16 @@ def test_published_evaluation_file_names_are_found(tmp_path: Path) -> None:
     assert plan.source == str(data / "hitom_val.parquet") and plan.available == 6
 
 
+def test_ids_sharing_a_package_sample_only_their_own_rows(tmp_path: Path) -> None:
+    book = sweep.plan_task("soul/humanual-book-v0", 3, seed=0)  # the fixture holds all six domains
+    assert book.from_fixture and {s.row.domain for s in book.scenarios} == {"book"}
+    fixture = Path("scenarios/humanual/data/fixture.jsonl").read_text(encoding="utf-8")
+    (tmp_path / "humanual.jsonl").write_text(fixture, encoding="utf-8")  # a file mixing the domains
+    mixed = sweep.plan_task("soul/humanual-news-v0", 5, seed=0, data_dir=tmp_path)
+    assert mixed.source == str(tmp_path / "humanual.jsonl")
+    assert {s.row.domain for s in mixed.scenarios} == {"news"} and mixed.available == 1
+
+
 def test_suites_name_their_tasks() -> None:
     from osim.suites import CATEGORIES, PAPER_TASKS, SOUL_INDEX_TASKS
 
