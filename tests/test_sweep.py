@@ -248,3 +248,31 @@ def test_sweep_command_errors_are_one_line(tmp_path: Path) -> None:
         assert result.stderr.startswith("osim: error: ") and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not Path(store).exists()
+
+
+def test_soul_index_sweep_runs_all_23_tasks_offline_and_the_leaderboard_reports_the_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # random:4 plays every policy role and stands in for every LLM judge (its judgments fail, and are
+    # counted as judge errors, never scores); auxiliary roles play their task's default (the tiny model).
+    from osim.cli import main
+    from osim.suites import CATEGORIES, SOUL_INDEX_TASKS
+
+    store = str(tmp_path / "runs.duckdb")
+    args = ["sweep", "soul-index", "--policy", "random:4", "--judge", "random:4", "--instances", "1",
+            "--store", store, "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "--store", store, "--format", "json"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    tasks = {row["task"]: row for row in board["tasks"]}
+    assert set(tasks) == set(SOUL_INDEX_TASKS)
+    assert all(r["n"] + r["n_error"] + r["n_failed"] == 1 for r in tasks.values())
+    [averages] = board["averages"]
+    scored = [t for t, r in tasks.items() if r["score"] is not None]
+    assert averages["index_tasks"] == len(scored) and averages["index_complete"] is (len(scored) == 23)
+    assert averages["soul_index"] == pytest.approx(sum(tasks[t]["score"] for t in scored) / len(scored))
+    for category, members in CATEGORIES.items():
+        present = [tasks[t]["score"] for t in members if t in scored]
+        expected = sum(present) / len(present) if present else None
+        assert averages[category] == (pytest.approx(expected) if present else None)
