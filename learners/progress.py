@@ -8,17 +8,34 @@ training began (recipes without token counts show the loss only).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from transformers import TrainerCallback
 
+Describe = Callable[[dict[str, Any], float], "str | None"]
+"""A recipe's text for one log entry and the seconds since training began (``None``: keep the old)."""
+
+
+def loss_and_speed(logs: dict[str, Any], elapsed: float) -> str | None:
+    """The default text: the loss, and tokens/s when TRL counts tokens."""
+    if "loss" not in logs:
+        return None
+    stats = f"loss {logs['loss']:.4f}"
+    if logs.get("num_tokens") and elapsed > 0:
+        stats += f"  {logs['num_tokens'] / elapsed:,.0f} tok/s"
+    return stats
+
 
 class RichProgress(TrainerCallback):
-    """Progress bar callback; ``enabled=False`` makes it silent."""
+    """Progress bar callback; ``enabled=False`` makes it silent; ``describe`` writes its text."""
 
-    def __init__(self, *, enabled: bool = True, description: str = "train") -> None:
+    def __init__(
+        self, *, enabled: bool = True, description: str = "train", describe: Describe = loss_and_speed
+    ) -> None:
         self.enabled = enabled
         self.description = description
+        self.describe = describe
         self._progress: Any = None
         self._task: Any = None
         self._start = 0.0
@@ -50,13 +67,11 @@ class RichProgress(TrainerCallback):
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        if self._progress is None or not logs or "loss" not in logs:
+        if self._progress is None or not logs:
             return
-        stats = f"loss {logs['loss']:.4f}"
-        elapsed = time.perf_counter() - self._start
-        if logs.get("num_tokens") and elapsed > 0:
-            stats += f"  {logs['num_tokens'] / elapsed:,.0f} tok/s"
-        self._progress.update(self._task, stats=stats)
+        stats = self.describe(logs, time.perf_counter() - self._start)
+        if stats is not None:
+            self._progress.update(self._task, stats=stats)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._progress is not None:

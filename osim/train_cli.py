@@ -4,6 +4,8 @@
     osim train sft --from-store runs.duckdb --run RUN --min-score 0.7
     osim train distill --mode forward --teacher openai:gpt-5-nano --env soul/hitom-v0 --episodes 64
     osim train distill --mode on-policy --teacher path/to/teacher --env soul/sotopia-v0 --max-steps 100
+    osim train grpo --env soul/hitom-v0 --model osim_runs/usersim --num-generations 4 --max-steps 20
+    osim train ditto --env soul/hitom-v0 --model osim_runs/usersim --group-size 4 --feedback-gate below:1
     ... --eval soul/hitom-v0 --eval-episodes 20    # then evaluate the checkpoint through the runner
 
 Every field of a recipe's config dataclass is a flag (``max_steps`` -> ``--max-steps``; booleans get
@@ -26,6 +28,8 @@ from typing import Any
 import osim_env
 from learners.corpus import CorpusError, parse_sources
 from learners.distill import OnPolicyDistillConfig, train_on_policy
+from learners.ditto import DittoConfig
+from learners.grpo import GRPORecipeConfig
 from learners.sft import SFTRecipeConfig, mode_table, train_sft
 from osim import checks
 from osim.checks import UserError
@@ -211,7 +215,11 @@ def evaluate(
 def add_parser(
     sub: Any, common: argparse.ArgumentParser, default_store: str = "osim_runs/osim.duckdb"
 ) -> None:
-    train = sub.add_parser("train", help="train a model: SFT/midtraining, distillation", parents=[common])
+    train = sub.add_parser(
+        "train",
+        help="train a model: SFT/midtraining, distillation, GRPO, verbal-feedback RL",
+        parents=[common],
+    )
     tsub = train.add_subparsers(dest="train_command", required=True)
 
     def parser(name: str, help: str) -> argparse.ArgumentParser:
@@ -234,3 +242,77 @@ def add_parser(
     p.add_argument("--mode", choices=sorted(DISTILL_MODES), required=True, help="forward or on-policy")
     add_config_flags(p, ForwardDistillConfig, OnPolicyDistillConfig, skip=APP_FLAGS)
     p.set_defaults(func=cmd_distill)
+
+    p = parser("ditto", "verbal-feedback RL (Ditto): drafts, task feedback, refined rollouts, joint groups")
+    add_config_flags(p, DittoConfig, skip=APP_FLAGS)
+    p.set_defaults(func=cmd_ditto)
+
+    p = parser("grpo", "GRPO with the task's judge as reward: single-turn or whole multi-turn episodes")
+    add_config_flags(p, GRPORecipeConfig, skip=APP_FLAGS)
+    p.set_defaults(func=cmd_grpo)
+
+
+def cmd_ditto(args: argparse.Namespace) -> int:
+    """``osim train ditto``: checks before anything loads, ``--eval-every N`` plays the checkpoint of
+    every N-th step through the runner into ``--store`` (and ``--eval`` the final model)."""
+    from learners.ditto import check_config, train_ditto
+
+    config = config_from_args(DittoConfig, args)
+    if not config.env:
+        raise UserError("give --env ENV_ID (the env to train on)")
+    checks.env_id(config.env)
+    _check_model("--model", config.model)
+    _check_eval(args)
+    if config.eval_every > 0 and not args.eval:
+        raise UserError("--eval-every needs --eval ENV_ID")
+    if config.feedback_model:
+        checks.policy_spec(config.feedback_model, "--feedback-model")
+    if config.task_data:
+        checks.data_file(config.env, config.task_data)
+    try:
+        check_config(config)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+
+    def on_eval(step: int, checkpoint: str) -> list[dict[str, Any]]:
+        return evaluate(
+            checkpoint, args.eval, episodes=args.eval_episodes, store=args.store, seed=args.eval_seed,
+            progress=False,
+        )  # fmt: skip
+
+    return _finish(args, _train(lambda c: train_ditto(c, on_eval=on_eval), config))
+
+
+def cmd_grpo(args: argparse.Namespace) -> int:
+    """``osim train grpo``: checks before anything loads; training episodes of multi-turn tasks and the
+    ``--eval-every`` runs go to ``--store`` with the training step in their run config."""
+    from learners.grpo import env_options, partner_specs
+    from osim.grpo import train_grpo_with_eval
+
+    config = config_from_args(GRPORecipeConfig, args)
+    if not config.env:
+        raise UserError("give --env ENV_ID (the env to train on)")
+    checks.env_id(config.env)
+    _check_model("--model", config.model)
+    _check_eval(args)
+    if config.eval_every > 0 and not args.eval:
+        raise UserError("--eval-every needs --eval ENV_ID")
+    if config.mode not in ("auto", "single", "multi"):
+        raise UserError(f"--mode must be auto, single or multi, got {config.mode!r}")
+    if config.num_generations < 2 or config.per_device_train_batch_size % config.num_generations:
+        raise UserError("--per-device-train-batch-size must be a multiple of --num-generations (>= 2)")
+    try:
+        checks.options(config.env, env_options(config))
+        for role, spec in partner_specs(config).items():
+            checks.policy_spec(spec, f"--partner {role}")
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    roles = osim_env.make_raw(config.env, **env_options(config)).possible_agents
+    if config.role is not None and config.role not in roles:
+        raise UserError(f"--role: {config.env} has no role {config.role!r}; roles are {', '.join(roles)}")
+    scenarios = checks.data_file(config.env, config.task_data) if config.task_data else None
+    summary = train_grpo_with_eval(
+        config, eval_envs=args.eval or (), eval_every=config.eval_every, eval_episodes=args.eval_episodes,
+        eval_seed=args.eval_seed, store=args.store, scenarios=scenarios,
+    )  # fmt: skip
+    return _finish(args, summary)

@@ -140,3 +140,17 @@ def test_no_import_cycles_between_modules():
 )
 def test_the_cycle_finder_finds_cycles(graph, cyclic):
     assert (_cycle(graph) is not None) is cyclic
+
+
+def test_the_command_line_and_the_recipes_load_no_model_library_on_import():
+    # ``osim --help`` or ``osim run --policy scripted:...`` must not wait seconds for torch: recipes
+    # import torch, transformers and TRL when they run (learners/__init__.py).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, osim.cli, learners; "
+        "print(sorted(m for m in ('torch', 'transformers', 'trl', 'vllm') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
