@@ -41,6 +41,10 @@ class ModelDetector(Protocol):
     def to_flag(self, judgment: Judgment) -> Flag: ...
 
 
+def _is_model_detector(cls: type) -> bool:
+    return all(callable(getattr(cls, name, None)) for name in ("judge_batch", "judge_turn_batch", "to_flag"))
+
+
 class Rubric:
     """Score = Σ w_i · s_i / Σ w_i over components with w_i > 0; components with weight 0 are logged.
 
@@ -67,7 +71,8 @@ class Rubric:
         self.components = dict(components)
         self.rule_detectors = [d for d in detectors if isinstance(d, Detector)]
         self.model_detectors = [d for d in detectors if not isinstance(d, Detector)]
-        if not all(isinstance(d, ModelDetector) for d in self.model_detectors):
+        # Checked on the class: an instance check would read ``spec``, which resolves a judge's model.
+        if not all(_is_model_detector(type(d)) for d in self.model_detectors):
             raise TypeError("a detector is a judges.detectors.Detector or a ModelDetector (e.g. HackAuditor)")
         if not prefix_dims and len(components) != 1:
             raise ValueError("prefix_dims=False needs exactly one component (dims would collide)")

@@ -207,11 +207,12 @@ def test_cache_writes_through_arrow_in_batches(tmp_path):
 
 
 def test_default_judge_resolves_lazily_and_reads_judge_both():
-    judge = default_judge("fake:not-resolved-yet", judge_both=True)
+    reward = default_judge("fake:not-resolved-yet", judge_both=True)  # the judge with its detectors
+    (judge, _), auditor = reward.components["task"], reward.model_detectors[0]
     assert isinstance(judge, SotopiaJudge) and judge.judge_both
-    assert judge._model is None  # nothing loaded until the first judgment
+    assert judge._model is None and auditor._model is None  # nothing loaded until the first judgment
     model = FakeJudgeModel([sotopia_answer(GOOD_SCORES)])
-    assert default_judge(model).model is model
+    assert default_judge(model, detectors=False).model is model
 
 
 def test_raw_control_characters_in_strings_are_accepted():
