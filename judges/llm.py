@@ -20,6 +20,8 @@ import asyncio
 import json
 import math
 import statistics
+import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,12 +48,24 @@ local model stops earlier, at the end of its context."""
 BACKOFF_CAP_S = 30.0
 
 
+# Judges given the same spec string share one policy while any of them holds it (a task judge and its
+# hack auditor on one local model load it once).
+_SHARED_MODELS: weakref.WeakValueDictionary[str, Policy] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
 def resolve_model(model: JudgeModel) -> Policy:
     """A judge model from a policy, a policy spec string, or ``None`` (the local ``"tiny"`` model; the
-    ``osim`` command fills in ``$OSIM_JUDGE_MODEL`` before it gets here)."""
+    ``osim`` command fills in ``$OSIM_JUDGE_MODEL`` before it gets here). Judges resolving the same spec
+    string get the same policy."""
     if isinstance(model, Policy):
         return model
-    return parse_spec(model or DEFAULT_JUDGE_MODEL)
+    spec = model or DEFAULT_JUDGE_MODEL
+    with _SHARED_LOCK:
+        policy = _SHARED_MODELS.get(spec)
+        if policy is None:
+            policy = _SHARED_MODELS[spec] = parse_spec(spec)
+        return policy
 
 
 def aggregate(values: Sequence[float], how: Aggregate) -> float:

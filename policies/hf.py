@@ -25,6 +25,10 @@ from policies.base import ChatRequest, Completion, LocalPolicy, PolicyError, Pol
 from policies.prefix_cache import BatchPlan, PrefixKVCache, kv_reusable
 from policies.sampling import Sampling
 
+# transformers builds a model under process-wide settings (the default device while it allocates), so two
+# loads in two threads corrupt each other's model: one load at a time in the whole process.
+_FROM_PRETRAINED = threading.Lock()
+
 
 class HFPolicy(LocalPolicy):
     """A ``transformers`` causal LM. ``temperature=0`` (the default) decodes greedily.
@@ -122,8 +126,10 @@ class HFPolicy(LocalPolicy):
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            model = AutoModelForCausalLM.from_pretrained(self._path, dtype=getattr(torch, self._dtype))
-            self._set_up(model, AutoTokenizer.from_pretrained(self._path))
+            with _FROM_PRETRAINED:
+                model = AutoModelForCausalLM.from_pretrained(self._path, dtype=getattr(torch, self._dtype))
+                tokenizer = AutoTokenizer.from_pretrained(self._path)
+            self._set_up(model, tokenizer)
 
     def _set_up(self, model: Any, tokenizer: Any) -> None:
         if self._device is not None:

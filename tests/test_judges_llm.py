@@ -322,3 +322,11 @@ def test_failed_calls_are_retried_after_backoff(sleeps):
     j = SotopiaJudge(model, backoff_s=0.5).judge_episode(sotopia_episode())["agent1"]
     assert j.error is None and len(model.requests) == 3
     assert sleeps == [0.5, 1.0]
+
+
+def test_judges_given_one_spec_share_one_model():
+    from judges.hack_auditor import HackAuditor
+
+    judge, auditor = SotopiaJudge("random:3"), HackAuditor("random:3")
+    assert judge.model is auditor.model  # a task judge and its auditor load one local model once
+    assert SotopiaJudge("random:4").model is not judge.model

@@ -56,5 +56,7 @@ def test_env_default_judge_with_the_tiny_model(tiny_model_dir):
     assert raw.status == "ok", raw.judgments
     judgment = raw.judgments["agent1"]
     assert judgment.error is None and 0.0 <= judgment.score <= 1.0
-    assert set(RANGES) <= set(judgment.dims) and judgment.judge["model"]["backend"] == "hf"
+    assert set(RANGES) <= set(judgment.dims)
+    task_judge = judgment.judge["components"]["task"]["judge"]  # the default reward: judge + detectors
+    assert task_judge["model"]["backend"] == "hf" and "hack_auditor" in judgment.judge["model_detectors"]
     assert env.infos["agent1"]["score"] == judgment.score

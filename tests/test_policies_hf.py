@@ -293,3 +293,15 @@ def test_the_model_loads_on_first_use_and_a_missing_path_fails_at_once(tiny_mode
     assert policy._model is None
     with pytest.raises(ValueError, match="no model directory"):
         HFPolicy(tmp_path / "missing" / "model")
+
+
+def test_models_loaded_in_two_threads_at_once_are_whole(tiny_model_dir: Path) -> None:
+    # transformers' loading uses process-wide settings: without one load at a time, two concurrent loads
+    # left a model with an uninitialized head (and later loads on the "meta" device).
+    from concurrent.futures import ThreadPoolExecutor
+
+    lone = HFPolicy(tiny_model_dir, max_new_tokens=6).act({"messages": [{"role": "user", "content": "hi"}]})
+    policies = [HFPolicy(tiny_model_dir, max_new_tokens=6) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        texts = list(pool.map(lambda p: p.act({"messages": [{"role": "user", "content": "hi"}]}), policies))
+    assert texts == [lone, lone]
