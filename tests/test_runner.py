@@ -269,7 +269,9 @@ def test_runs_table_names_the_judge_that_scored_each_env(tmp_path: Path) -> None
     judge_model = "openai:judge-model@http://127.0.0.1:9/v1"
     jobs = jobs_for("soul/sotopia-v0", 1, options={"judge_model": judge_model})
     spec = Runner(tmp_path / "other.duckdb", policy="random", progress=False)._judge_specs(jobs)
-    assert spec["soul/sotopia-v0"]["model"]["model"] == "judge-model"
+    reward = spec["soul/sotopia-v0"]  # Sotopia's default reward: its judge with the hack auditor
+    assert reward["components"]["task"]["judge"]["model"]["model"] == "judge-model"
+    assert reward["model_detectors"]["hack_auditor"]["model"]["model"] == "judge-model"
     assert Runner(store, policy="random", judge=False, progress=False)._judge_specs(jobs) == {
         "soul/sotopia-v0": None
     }
