@@ -10,6 +10,7 @@ feedback. Errors leave the draft's score valid and produce no feedback (``Feedba
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,20 @@ from osim_env.episode import EpisodeRecord
 
 
 # -- gate and leakage -------------------------------------------------------------------------------
+def style_numbers(texts: Sequence[str], unit: str) -> str:
+    """A human side's style in numbers, for a feedback prompt: how many ``unit``s (turns, messages), the
+    median words per one, the share starting in lower case and the share with a question mark."""
+    if not texts:
+        return f"no {unit}s"
+    words = statistics.median(len(t.split()) for t in texts)
+    lower = sum(t.strip()[:1].islower() for t in texts) / len(texts)
+    questions = sum("?" in t for t in texts) / len(texts)
+    return (
+        f"{len(texts)} {unit}s, median {words:g} words per {unit}, {lower:.0%} start in lower case, "
+        f"{questions:.0%} contain a question mark"
+    )
+
+
 def gate_allows(judgment: Judgment, gate: str = "all") -> bool:
     """``"all"`` (the paper) or ``"below:<t>"`` (only drafts with score < t); errors never get feedback."""
     if judgment.error is not None or judgment.score is None:

@@ -50,6 +50,26 @@ class TrainConfig:
         return asdict(self)
 
 
+def key_values(
+    items: list[str], name: str, *, form: str = "KEY=VALUE", json_values: bool = True
+) -> dict[str, Any]:
+    """Repeated ``KEY=VALUE`` settings (env options, ``ROLE=SPEC`` partners) as a dict; with
+    ``json_values`` a value is JSON where it parses (numbers, booleans, null), else the string."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"{name} must look like {form}, got {item!r}")
+        if json_values:
+            try:
+                out[key] = json.loads(value)
+                continue
+            except json.JSONDecodeError:
+                pass
+        out[key] = value
+    return out
+
+
 def has_gpu() -> bool:
     import torch
 

@@ -38,7 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from learners.common import TrainConfig, has_gpu, last_checkpoint, load_model, lora_config, model_path
+from learners.common import (
+    TrainConfig,
+    has_gpu,
+    key_values,
+    last_checkpoint,
+    load_model,
+    lora_config,
+    model_path,
+)
 from learners.ditto_objective import (
     Member,
     broadcast,
@@ -88,16 +96,8 @@ class DittoConfig(TrainConfig):
 
 # -- data: scenarios, env options, the task's feedback writer -------------------------------------------
 def env_options(config: DittoConfig) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for item in config.env_option:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"env_option must look like KEY=VALUE, got {item!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
+    """``env_option`` as a dict: JSON values where they parse (numbers, booleans), else strings."""
+    return key_values(config.env_option, "env_option")
 
 
 def scenarios_of(config: DittoConfig) -> list[Any]:

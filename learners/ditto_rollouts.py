@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from learners.env_rollouts import EnvPool, EpisodeSpec, cached_policy
 from osim_env.data import Scenario
 from osim_env.episode import EpisodeRecord
 from osim_env.seeding import derive_seed
@@ -132,7 +133,6 @@ def play(
     scores the finished episodes of the call together (``judge_batch``: concurrent calls for an LLM
     judge), not one by one inside each env."""
     import osim_env
-    from learners.env_rollouts import EnvPool, EpisodeSpec
 
     options = dict(env_options or {})
     if not isinstance(scenario, Scenario):
@@ -184,17 +184,7 @@ def play(
 
 def _auxiliary_policies(env: Any, cache: dict[str, Any]) -> dict[str, Any]:
     """The env's default policy of each auxiliary role, parsed once per spec."""
-    from policies import parse_spec
-
-    out = {}
-    for role, spec in env.unwrapped.default_policies().items():
-        if isinstance(spec, str):
-            if spec not in cache:
-                cache[spec] = parse_spec(spec)
-            out[role] = cache[spec]
-        else:
-            out[role] = spec
-    return out
+    return {role: cached_policy(spec, cache) for role, spec in env.unwrapped.default_policies().items()}
 
 
 def _step(env: Any, action: Any) -> None:

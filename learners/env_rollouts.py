@@ -304,10 +304,7 @@ class _Track:
 def _default_others(env: Any, role: str, others: Mapping[str, Any], cache: dict[str, Any]) -> dict[str, Any]:
     """Who plays each role but the trained one: ``others``, else the task's default policy (parsed once
     per spec), else ``None`` (another policy role: the trained model plays it, untrained)."""
-    from policies import parse_spec
-
-    raw = env.unwrapped
-    defaults = raw.default_policies()
+    defaults = env.unwrapped.default_policies()
     out: dict[str, Any] = {}
     for agent in env.possible_agents:
         if agent == role:
@@ -315,16 +312,21 @@ def _default_others(env: Any, role: str, others: Mapping[str, Any], cache: dict[
         if agent in others:
             out[agent] = others[agent]
         elif agent in defaults:
-            spec = defaults[agent]
-            if isinstance(spec, str):
-                if spec not in cache:
-                    cache[spec] = parse_spec(spec)
-                out[agent] = cache[spec]
-            else:
-                out[agent] = spec
+            out[agent] = cached_policy(defaults[agent], cache)
         else:
             out[agent] = None
     return out
+
+
+def cached_policy(spec: Any, cache: dict[str, Any]) -> Any:
+    """A policy spec string parsed once per ``cache`` (a policy object is returned as it is)."""
+    from policies import parse_spec
+
+    if not isinstance(spec, str):
+        return spec
+    if spec not in cache:
+        cache[spec] = parse_spec(spec)
+    return cache[spec]
 
 
 def _spec_of(policy: Any) -> dict[str, Any]:

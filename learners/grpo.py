@@ -37,6 +37,7 @@ from typing import Any
 
 from learners.common import (
     TrainConfig,
+    key_values,
     last_checkpoint,
     load_model,
     lora_config,
@@ -92,27 +93,12 @@ class GRPORecipeConfig(TrainConfig):
 
 def env_options(config: GRPORecipeConfig) -> dict[str, Any]:
     """``option`` as a dict: JSON values where they parse (numbers, booleans), else strings."""
-    out: dict[str, Any] = {}
-    for item in config.option:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise ValueError(f"option must look like KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    return key_values(config.option, "option")
 
 
 def partner_specs(config: GRPORecipeConfig) -> dict[str, str]:
     """``partner`` as {role: policy spec}."""
-    out = {}
-    for item in config.partner:
-        role, sep, spec = item.partition("=")
-        if not sep or not role or not spec:
-            raise ValueError(f"partner must look like ROLE=SPEC, got {item!r}")
-        out[role] = spec
-    return out
+    return key_values(config.partner, "partner", form="ROLE=SPEC", json_values=False)
 
 
 def resolve_mode(config: GRPORecipeConfig, env_kwargs: Mapping[str, Any] | None = None) -> str:

@@ -14,52 +14,12 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-import osim_env
 from learners.grpo import GRPORecipeConfig, train_grpo
-from osim.runner import Runner, jobs_for
-from replays import ReplayStore
-
-
-def evaluate_at_step(
-    model_dir: str,
-    env_ids: Sequence[str],
-    *,
-    step: int,
-    episodes: int,
-    store: str,
-    seed: int = 0,
-    purpose: str = "grpo eval",
-) -> list[dict[str, Any]]:
-    """Play ``episodes`` episodes of each env with ``hf:MODEL_DIR`` (greedy) into ``store``, as runs whose
-    config holds ``step``; each env's run id, counts and mean score (``None`` when nothing scored)."""
-    Path(store).parent.mkdir(parents=True, exist_ok=True)
-    runner = Runner(
-        store, policy=f"hf:{model_dir}", config={"purpose": purpose, "step": int(step)}, progress=False
-    )
-    out = []
-    for env_id in env_ids:
-        rows = osim_env.make_raw(env_id).candidate_scenarios()
-        sweep = runner.run(jobs_for(env_id, episodes, seed=seed, scenarios=list(rows)))
-        with ReplayStore(store, read_only=True) as replay:
-            frame = replay.summary(sweep.run_id)
-        row = frame[frame["env_id"] == env_id].iloc[0] if len(frame) else None
-        mean = None if row is None or row["mean_score"] != row["mean_score"] else float(row["mean_score"])
-        out.append(
-            {
-                "step": int(step),
-                "env_id": env_id,
-                "run_id": sweep.run_id,
-                "episodes": int(row["episodes"]) if row is not None else 0,
-                "ok": sweep.ok,
-                "failed": sweep.failed,
-                "mean_score": mean,
-            }
-        )
-    return out
+from osim.train_eval import evaluate
 
 
 class EvalEvery(TrainerCallback):
-    """Saves the model every ``every`` steps and evaluates it (``evaluate_at_step``); the results
+    """Saves the model every ``every`` steps and evaluates it (``osim.train_eval.evaluate``); the results
     collect in ``curve``."""
 
     def __init__(
@@ -80,13 +40,14 @@ class EvalEvery(TrainerCallback):
         model = kwargs["model"]
         model.save_pretrained(str(folder))
         kwargs["processing_class"].save_pretrained(str(folder))
-        self.curve += evaluate_at_step(
+        self.curve += evaluate(
             str(folder),
             self.env_ids,
             step=state.global_step,
             episodes=self.episodes,
             store=self.store,
             seed=self.seed,
+            progress=False,
         )
 
 

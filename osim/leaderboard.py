@@ -281,6 +281,13 @@ def soul_index(tasks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+# The average lines of the tables: (name, column of ``Leaderboard.averages``).
+AVERAGE_LINES: tuple[tuple[str, str], ...] = (
+    ("SOUL average", "soul_average"),
+    ("SOUL average, paper scale", "soul_average_paper"),
+    ("SOUL-Index", "soul_index"),
+    *((f"SOUL-Index {category.replace('_', ' ')}", category) for category in CATEGORIES),
+)
 AVERAGE_COLUMNS = [
     "policy",
     "soul_average",
@@ -337,8 +344,10 @@ def _csv(board: Leaderboard) -> str:
     frame = board.tasks[TASK_COLUMNS].copy()
     extra = []
     for record in board.averages.to_dict(orient="records"):
-        for name, column, n, label in average_rows(record):
-            extra.append({"policy": record["policy"], "task": label or name, "score": record[column], "n": n})
+        for name, column in AVERAGE_LINES:
+            n, note = coverage(record, column)
+            label = name if note is None else f"{name} ({note})"
+            extra.append({"policy": record["policy"], "task": label, "score": record[column], "n": n})
     frame = pd.concat([frame, pd.DataFrame(extra, columns=TASK_COLUMNS)], ignore_index=True)
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, float_format="%.6g")
@@ -374,40 +383,28 @@ def score_matrix(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
             row.append(f"{text} (n={r['n']}, err={r['n_error']})")
         rows.append(row)
     averages = {r["policy"]: r for r in board.averages.to_dict(orient="records")}
-    for k, (name, column, *_) in enumerate(average_rows(None)):
+    for name, column in AVERAGE_LINES:
         row = [name]
         for policy in policies:
-            *_, label = average_rows(averages[policy])[k]
-            note = f" ({label.split('(', 1)[1]}" if label else ""
-            row.append(cell(averages[policy][column]) + note)
+            _, note = coverage(averages[policy], column)
+            row.append(cell(averages[policy][column]) + ("" if note is None else f" ({note})"))
         rows.append(row)
     return ["task", *policies], rows
 
 
-def average_rows(record: Mapping[str, Any] | None) -> list[tuple[str, str, int | None, str | None]]:
-    """The average lines of a policy's ``averages`` record: (name, column, tasks counted, label with the
-    incompleteness note or None when complete). ``record=None`` lists the lines only."""
-    lines = [
-        ("SOUL average", "soul_average", "tasks", "missing", "complete", len(PAPER_TASKS)),
-        ("SOUL average, paper scale", "soul_average_paper", "tasks", "missing", "complete", len(PAPER_TASKS)),
-        ("SOUL-Index", "soul_index", "index_tasks", "index_missing", "index_complete", len(SOUL_INDEX_TASKS)),
-    ]
-    out: list[tuple[str, str, int | None, str | None]] = []
-    for name, column, count, missing, complete, total in lines:
-        if record is None or record[complete]:
-            out.append((name, column, None if record is None else record[count], None))
-        else:
-            note = f"{name} (incomplete: {record[count]}/{total}, missing {record[missing]})"
-            out.append((name, column, record[count], note))
-    for category, members in CATEGORIES.items():
-        name = f"SOUL-Index {category.replace('_', ' ')}"
-        if record is None:
-            out.append((name, category, None, None))
-            continue
-        have = sum(1 for t in members if short(t) not in str(record["index_missing"]).split(","))
-        note = None if have == len(members) else f"{name} (incomplete: {have}/{len(members)})"
-        out.append((name, category, have, note))
-    return out
+def coverage(record: Mapping[str, Any], column: str) -> tuple[int, str | None]:
+    """How many tasks the average ``column`` of a policy's ``averages`` record counts, and its
+    incompleteness note (``None`` when no task is missing)."""
+    if column in CATEGORIES:
+        members = CATEGORIES[column]
+        missing = set(str(record["index_missing"]).split(","))
+        have = sum(short(t) not in missing for t in members)
+        return have, None if have == len(members) else f"incomplete: {have}/{len(members)}"
+    prefix, total = ("index_", len(SOUL_INDEX_TASKS)) if column == "soul_index" else ("", len(PAPER_TASKS))
+    count = int(record[f"{prefix}tasks"])
+    if record[f"{prefix}complete"]:
+        return count, None
+    return count, f"incomplete: {count}/{total}, missing {record[f'{prefix}missing']}"
 
 
 def _markdown(board: Leaderboard) -> str:

@@ -34,8 +34,7 @@ from learners.sft import SFTRecipeConfig, mode_table, train_sft
 from osim import checks
 from osim.checks import UserError
 from osim.distill import ForwardDistillConfig, forward_distill
-from osim.runner import Runner, jobs_for
-from replays import ReplayStore
+from osim.train_eval import evaluate
 
 DISTILL_MODES = {"forward": ForwardDistillConfig, "on-policy": OnPolicyDistillConfig}
 APP_FLAGS = ("store",)  # flags the app owns even when a recipe config has the field
@@ -182,35 +181,6 @@ def _finish(args: argparse.Namespace, summary: dict[str, Any]) -> int:
     return 0
 
 
-def evaluate(
-    model_dir: str, env_ids: Sequence[str], *, episodes: int, store: str, seed: int = 0, progress: bool = True
-) -> list[dict[str, Any]]:
-    """Play ``episodes`` episodes of each env with the trained model (``hf:MODEL_DIR``, greedy) into
-    ``store`` and return each env's run id, episode counts and mean score."""
-    Path(store).parent.mkdir(parents=True, exist_ok=True)
-    runner = Runner(store, policy=f"hf:{model_dir}", config={"purpose": "train eval"}, progress=progress)
-    out = []
-    for env_id in env_ids:
-        rows = osim_env.make_raw(env_id).candidate_scenarios()
-        summary = runner.run(jobs_for(env_id, episodes, seed=seed, scenarios=list(rows)))
-        with ReplayStore(store, read_only=True) as replay:
-            frame = replay.summary(summary.run_id)
-        row = frame[frame["env_id"] == env_id].iloc[0] if len(frame) else None
-        out.append(
-            {
-                "env_id": env_id,
-                "run_id": summary.run_id,
-                "episodes": int(row["episodes"]) if row is not None else 0,
-                "ok": summary.ok,
-                "failed": summary.failed,
-                "mean_score": None
-                if row is None or row["mean_score"] != row["mean_score"]
-                else float(row["mean_score"]),
-            }
-        )
-    return out
-
-
 # -- parser --------------------------------------------------------------------------------------------
 def add_parser(
     sub: Any, common: argparse.ArgumentParser, default_store: str = "osim_runs/osim.duckdb"
@@ -252,12 +222,8 @@ def add_parser(
     p.set_defaults(func=cmd_grpo)
 
 
-def cmd_ditto(args: argparse.Namespace) -> int:
-    """``osim train ditto``: checks before anything loads, ``--eval-every N`` plays the checkpoint of
-    every N-th step through the runner into ``--store`` (and ``--eval`` the final model)."""
-    from learners.ditto import check_config, train_ditto
-
-    config = config_from_args(DittoConfig, args)
+def _check_rl(config: Any, args: argparse.Namespace) -> None:
+    """What every RL recipe needs: an env to train on, a model, and ``--eval`` for ``--eval-every``."""
     if not config.env:
         raise UserError("give --env ENV_ID (the env to train on)")
     checks.env_id(config.env)
@@ -265,6 +231,15 @@ def cmd_ditto(args: argparse.Namespace) -> int:
     _check_eval(args)
     if config.eval_every > 0 and not args.eval:
         raise UserError("--eval-every needs --eval ENV_ID")
+
+
+def cmd_ditto(args: argparse.Namespace) -> int:
+    """``osim train ditto``: checks before anything loads, ``--eval-every N`` plays the checkpoint of
+    every N-th step through the runner into ``--store`` (and ``--eval`` the final model)."""
+    from learners.ditto import check_config, train_ditto
+
+    config = config_from_args(DittoConfig, args)
+    _check_rl(config, args)
     if config.feedback_model:
         checks.policy_spec(config.feedback_model, "--feedback-model")
     if config.task_data:
@@ -277,7 +252,7 @@ def cmd_ditto(args: argparse.Namespace) -> int:
     def on_eval(step: int, checkpoint: str) -> list[dict[str, Any]]:
         return evaluate(
             checkpoint, args.eval, episodes=args.eval_episodes, store=args.store, seed=args.eval_seed,
-            progress=False,
+            step=step, progress=False,
         )  # fmt: skip
 
     return _finish(args, _train(lambda c: train_ditto(c, on_eval=on_eval), config))
@@ -290,13 +265,7 @@ def cmd_grpo(args: argparse.Namespace) -> int:
     from osim.grpo import train_grpo_with_eval
 
     config = config_from_args(GRPORecipeConfig, args)
-    if not config.env:
-        raise UserError("give --env ENV_ID (the env to train on)")
-    checks.env_id(config.env)
-    _check_model("--model", config.model)
-    _check_eval(args)
-    if config.eval_every > 0 and not args.eval:
-        raise UserError("--eval-every needs --eval ENV_ID")
+    _check_rl(config, args)
     if config.mode not in ("auto", "single", "multi"):
         raise UserError(f"--mode must be auto, single or multi, got {config.mode!r}")
     if config.num_generations < 2 or config.per_device_train_batch_size % config.num_generations:

@@ -9,12 +9,12 @@ any 8 consecutive words of the reference user turns, so a refined rollout never 
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from typing import Any
 
 from judges.cache import JudgeCache
 from judges.feedback import FeedbackWriter, Gold
+from judges.feedback import style_numbers as shared_style_numbers
 from judges.judgment import Judgment
 from judges.llm import JudgeModel
 from osim_env.episode import EpisodeRecord
@@ -33,16 +33,8 @@ PROMPT_VERSION = "mirrorbench-feedback-v1"
 
 
 def style_numbers(turns: Sequence[str]) -> str:
-    """Turn count, median words per turn, share of turns starting in lower case, share with a question."""
-    if not turns:
-        return "no turns"
-    words = statistics.median(len(t.split()) for t in turns)
-    lower = sum(t.strip()[:1].islower() for t in turns) / len(turns)
-    questions = sum("?" in t for t in turns) / len(turns)
-    return (
-        f"{len(turns)} turns, median {words:g} words per turn, {lower:.0%} start in lower case, "
-        f"{questions:.0%} contain a question mark"
-    )
+    """Turn count, median words per turn, share starting in lower case, share with a question."""
+    return shared_style_numbers(turns, "turn")
 
 
 def feedback_prompt(record: EpisodeRecord, judgment: Judgment) -> list[dict[str, str]]:

@@ -10,12 +10,12 @@ the problem's answer, so a refined rollout never sees reference text or the solu
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from typing import Any
 
 from judges.cache import JudgeCache
 from judges.feedback import FeedbackWriter, Gold
+from judges.feedback import style_numbers as shared_style_numbers
 from judges.judgment import Judgment
 from judges.llm import JudgeModel
 from osim_env.episode import EpisodeRecord
@@ -29,15 +29,7 @@ PROMPT_VERSION = "simarena-feedback-v1"
 
 def style_numbers(messages: Sequence[str]) -> str:
     """Message count, median words per message, share starting in lower case, share with a question."""
-    if not messages:
-        return "no messages"
-    words = statistics.median(len(m.split()) for m in messages)
-    lower = sum(m.strip()[:1].islower() for m in messages) / len(messages)
-    questions = sum("?" in m for m in messages) / len(messages)
-    return (
-        f"{len(messages)} messages, median {words:g} words per message, {lower:.0%} start in lower case, "
-        f"{questions:.0%} contain a question mark"
-    )
+    return shared_style_numbers(messages, "message")
 
 
 def verdicts(judgment: Judgment) -> str:
