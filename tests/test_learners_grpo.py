@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_learners_env_rollouts import own_runs  # the trained role's turns in a masked sequence
 
 from judges.rules import LexicalDiversityJudge
 from learners.env_rollouts import EnvScorer, episode_specs, hf_generator, observation_prompt
@@ -119,19 +120,6 @@ def lexical_rollout_config(tmp_path: Path, **kw) -> GRPORecipeConfig:
         store=str(tmp_path / "rollouts.duckdb"), **QUIET,
     )  # fmt: skip
     return GRPORecipeConfig(**{**base, **kw})
-
-
-def own_runs(ids: list[int], mask: list[int]) -> list[list[int]]:
-    """The maximal runs of ids whose mask is 1."""
-    runs: list[list[int]] = []
-    previous = 0
-    for token, m in zip(ids, mask):
-        if m and not previous:
-            runs.append([])
-        if m:
-            runs[-1].append(token)
-        previous = m
-    return runs
 
 
 def test_multi_turn_grpo_masks_everything_but_the_models_turns(tmp_path):
