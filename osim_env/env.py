@@ -451,7 +451,8 @@ class TextEnv(AECEnv, ABC):
     def _render_new_events(self, agent: str, view: _View) -> None:
         """Append the events logged since ``view.cursor`` that ``agent`` may see; consecutive lines
         of one side form one message."""
-        for event in self.log[view.cursor :]:
+        new_events = self.log[view.cursor :]
+        for event in new_events:
             # (Event.visible_to, written out: this loop runs for every event every agent sees)
             if event.kind == "feedback" or (event.visibility is not None and agent not in event.visibility):
                 continue
@@ -465,7 +466,7 @@ class TextEnv(AECEnv, ABC):
             else:
                 view.messages.append(Message(role=role, content=text))
                 view.tail_role = role
-        view.cursor = len(self.log)
+        view.cursor += len(new_events)
 
     def _prompt_head(self, agent: str, with_feedback: bool) -> list[Message]:
         """The fixed head of an agent's prompt: the system prompt (with the feedback notes it was given,

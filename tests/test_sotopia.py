@@ -121,6 +121,12 @@ def test_strict_json_and_malformed_json_are_invalid_and_shown_as_did_nothing():
         ('{"action_type": "speak", "argument": "x", "to": "b"}', "invalid_action", "unexpected keys ['to']"),
         ('{"action_type": "none"}', "action", ""),
         ("   ", "invalid_action", "empty action"),
+        pytest.param(
+            '{"a":' * 2500 + "1" + "}" * 2500,  # under the length limit, too deep for json.loads
+            "invalid_action",
+            "malformed JSON action: nested too deeply",
+            id="deeply-nested",
+        ),
     ],
 )
 def test_action_strings_and_what_they_become(action, kind, expected):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from osim_env.env import Emit, Invalid, Parsed, TextEnv
 from osim_env.events import Event
 from osim_env.factories import env_factories
+from osim_env.json_text import InvalidJSON, decode_json
 from osim_env.scheduling import Alternation, Scheduler
 from scenarios.sotopia import prompts
 from scenarios.sotopia.judge import default_judge
@@ -49,8 +50,8 @@ def find_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
     """
     if text.startswith("{") and text.endswith("}"):
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError:
+            obj = decode_json(text)
+        except InvalidJSON:
             pass  # searched below, where the reason is worked out
         else:
             return (obj, None) if isinstance(obj, dict) else (None, None)
@@ -65,9 +66,9 @@ def find_json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
         if not candidate.startswith("{"):
             continue
         try:
-            obj = json.loads(candidate)
-        except json.JSONDecodeError as exc:
-            broken = f"malformed JSON action: {exc.msg}"
+            obj = decode_json(candidate)
+        except InvalidJSON as exc:
+            broken = f"malformed JSON action: {exc.reason}"
             continue
         if isinstance(obj, dict):
             return obj, None

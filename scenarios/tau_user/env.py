@@ -23,6 +23,7 @@ from gymnasium import spaces
 from osim_env.env import Emit, Invalid, Parsed, TextEnv
 from osim_env.events import Event, EventLog
 from osim_env.factories import env_factories
+from osim_env.json_text import InvalidJSON, decode_json
 from osim_env.scheduling import Scheduler
 from policies.oracle import oracle_prompt
 from scenarios.tau_user import prompts
@@ -86,18 +87,16 @@ def parse_tool_call(block: str) -> tuple[str, dict[str, Any]] | str:
     """(name, arguments) of one ``<tool_call>`` block, or why it is malformed. Arguments may be an object
     or a JSON string of one (as OpenAI's native tool calls give them)."""
     try:
-        call = json.loads(block)
-    except RecursionError:
-        return "not JSON (nested too deeply)"
-    except ValueError as exc:
-        return f"not JSON ({exc.msg})"
+        call = decode_json(block)
+    except InvalidJSON as exc:
+        return f"not JSON ({exc.reason})"
     if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not call["name"]:
         return 'needs {"name": str, "arguments": {...}}'
     arguments = call.get("arguments", {})
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except (ValueError, RecursionError):
+            arguments = decode_json(arguments) if arguments.strip() else {}
+        except InvalidJSON:
             return "arguments are not a JSON object"
     if not isinstance(arguments, dict):
         return "arguments must be a JSON object"
@@ -110,8 +109,8 @@ def parse_survey(text: str) -> dict[str, Any] | None:
     if start < 0 or end < start:
         return None
     try:
-        answers = json.loads(text[start : end + 1])
-    except (ValueError, RecursionError):
+        answers = decode_json(text[start : end + 1])
+    except InvalidJSON:
         return None
     if not isinstance(answers, dict):
         return None
