@@ -129,6 +129,8 @@ def scenario_id_for(row: BaseModel, index: Any) -> str:
 def to_scenario(value: Any, model: type[BaseModel], data_source: str | tuple[str, ...]) -> Scenario:
     """Accept a ``Scenario``, a row model, or a dict (published layout or bare)."""
     if isinstance(value, Scenario):
+        if not isinstance(value.row, model):
+            raise TypeError(f"the scenario's row is a {type(value.row).__name__}, not a {model.__name__}")
         return value
     if isinstance(value, model):
         return Scenario(value, scenario_id_for(value, getattr(value, "index", None)))

@@ -20,7 +20,7 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 from pydantic import BaseModel
 
-from osim_env.data import Scenario, load_fixture, to_scenario
+from osim_env.data import RowError, Scenario, load_fixture, to_scenario
 from osim_env.episode import EpisodeRecord, EpisodeStatus
 from osim_env.events import ENV_SOURCE, Event, EventKind, EventLog
 from osim_env.messages import Message
@@ -634,9 +634,16 @@ class TextEnv(AECEnv, ABC):
         return fixture[int(self.np_random.integers(len(fixture)))]
 
     def _to_scenario(self, value: Any) -> Scenario:
+        """The scenario a caller gave (an index into the fixture, a row, a dict or a ``Scenario``),
+        checked: a row this env does not play (another id of its package plays it) is a ``RowError``."""
         if isinstance(value, int) and not isinstance(value, bool):
             return self.fixture_rows()[value]
-        return to_scenario(value, self.row_model, (self.data_source, *self.data_source_aliases))
+        scenario = to_scenario(value, self.row_model, (self.data_source, *self.data_source_aliases))
+        if not self.plays(scenario):
+            raise RowError(
+                f"{self.env_id} does not play this row ({scenario.scenario_id}); another id of its task does"
+            )
+        return scenario
 
     def __str__(self) -> str:
         return self.env_id or type(self).__name__

@@ -90,9 +90,8 @@ def test_conformance_with_a_rule_judge_and_the_2000_example_fuzz():
 
 
 def test_a_row_of_another_domain_is_rejected_by_the_env():
-    with pytest.raises(RowError, match="'book' domain") as info:
+    with pytest.raises(RowError, match="soul/humanual-chat-v0 does not play this row"):
         osim_env.make("soul/humanual-chat-v0", scenario={**BOOK, "dataset": "book"})
-    assert info.value.field == "dataset"
     with pytest.raises(RowError, match="data_source"):  # a published row keyed to another domain
         osim_env.make("soul/humanual-chat-v0", scenario=LINES[0])
     env = osim_env.make("soul/humanual-chat-v0", scenario=OPINION | {"dataset": None}, judge=False)

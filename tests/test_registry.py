@@ -66,3 +66,24 @@ def test_a_scenario_given_at_reset_is_for_that_episode_only():
     assert fixed.scenario.scenario_id != row_2
     fixed.reset(seed=1)
     assert fixed.scenario.scenario_id == row_2
+
+
+def test_a_scenario_the_env_does_not_play_is_refused_with_a_clear_error():
+    """A ready ``Scenario`` is checked like a dict: another task's row is a TypeError, and a row of
+    the same package that another id plays (SimulatorArena's two settings, HUMANUAL's domains) is a
+    ``RowError``, at construction and at reset alike (before the env's row changes)."""
+    hitom_row = osim_env.make_raw("soul/hitom-v0").fixture_rows()[0]
+    with pytest.raises(TypeError, match="row is a HiToMRow, not a SotopiaRow"):
+        osim_env.make_raw("soul/sotopia-v0", scenario=hitom_row)
+    doc_row = osim_env.make_raw("soul/simarena-doc-v0").fixture_rows()[0]
+    with pytest.raises(TypeError, match="row is a DocRow, not a MathRow"):
+        osim_env.make_raw("soul/simarena-math-v0", scenario=doc_row)
+    book_row = osim_env.make_raw("soul/humanual-book-v0").fixture_rows()[0]
+    with pytest.raises(osim_env.RowError, match=r"soul/humanual-chat-v0 does not play this row \(humanual-"):
+        osim_env.make_raw("soul/humanual-chat-v0", scenario=book_row)
+    chat = osim_env.make_raw("soul/humanual-chat-v0", judge=False)
+    chat.reset(seed=0)
+    before = chat.scenario
+    with pytest.raises(osim_env.RowError, match="does not play this row"):
+        chat.reset(seed=1, options={"scenario": book_row})
+    assert chat.scenario is before

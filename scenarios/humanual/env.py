@@ -133,15 +133,6 @@ class HumanualEnv(TextEnv):
     def plays(self, scenario: Scenario) -> bool:
         return scenario.row.domain in (None, self.domain)
 
-    def _to_scenario(self, value: Any) -> Scenario:
-        scenario = super()._to_scenario(value)
-        if scenario.row.domain not in (None, self.domain):
-            raise RowError(
-                f"the row is from the {scenario.row.domain!r} domain, this env is {self.env_id}",
-                field="dataset",
-            )
-        return scenario
-
 
 def _with_domain(domain: str) -> Callable[..., HumanualEnv]:
     """``HumanualEnv`` with its domain fixed (the constructor behind one registered id)."""
