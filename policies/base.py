@@ -125,6 +125,16 @@ def messages_of(observation: Mapping[str, Any] | Sequence[Mapping[str, Any]]) ->
     return [dict(m) for m in observation]
 
 
+def _not_text(text: str) -> str | None:
+    """Why ``text`` is not Unicode text (half of a surrogate pair, which an API client's JSON decoder
+    can produce from a ``\\ud83d`` escape), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"half of a surrogate pair ({text[exc.start]!a}) at index {exc.start}"
+    return None
+
+
 class Policy(ABC):
     """Base class of all policies. Subclasses implement ``_complete_batch`` and set ``spec``."""
 
@@ -157,14 +167,30 @@ class Policy(ABC):
                 f"{self.spec.backend} returned {len(completions)} completions for {len(requests)} requests",
                 spec=self.spec.model_dump(),
             )
-        out = []
-        for c in completions:
+        checked: list[Completion | None] = []
+        failures: dict[int, PolicyError] = {}
+        for i, c in enumerate(completions):
+            problem = _not_text(c.raw)
+            if problem is not None:  # nothing downstream (store, tokenizer, hash) can take it
+                failures[i] = PolicyError(
+                    f"the model's output is not Unicode text: {problem}", spec=self.spec.model_dump()
+                )
+                self.calls.append(self._call_record(c, error=str(failures[i])))
+                checked.append(None)
+                continue
             if self.strip_think and not c.thinking:
                 visible, thinking, _ = strip_thinking(c.raw)
                 c = c.model_copy(update={"text": visible, "thinking": thinking})
-            out.append(c)
+            checked.append(c)
             self.calls.append(self._call_record(c))
-        return out
+        if failures:
+            raise BatchPolicyError(
+                f"{len(failures)} of {len(checked)} outputs are not Unicode text",
+                failures=failures,
+                completions=checked,
+                spec=self.spec.model_dump(),
+            )
+        return [c for c in checked if c is not None]
 
     def _call_record(self, c: Completion | None, error: str | None = None) -> ModelCall:
         """The store's record of one call (a failed call keeps its error and no usage)."""

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from osim_env.json_text import InvalidJSON, decode_json
+from osim_env.json_text import LONE_SURROGATE, InvalidJSON, decode_json
 
 # JSON values with what a decoder can get wrong: big and negative integers, float edge values
 # (NaN and the infinities json writes as NaN / Infinity), escapes, astral characters and lone
@@ -18,7 +18,7 @@ _SCALARS = (
     | st.booleans()
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(alphabet=st.characters(codec=None), max_size=12)
+    | st.lists(st.characters(codec=None) | st.sampled_from("\ud83d\ude00\udfff"), max_size=12).map("".join)
 )
 _VALUES = st.recursive(
     _SCALARS,
@@ -31,13 +31,19 @@ _VALUES = st.recursive(
 
 
 def _reference(text: str) -> tuple[str, str]:
-    """What ``json.loads`` makes of ``text``: ("ok", repr of the value) or ("error", its reason)."""
+    """What ``json.loads`` makes of ``text``: ("ok", repr of the value) or ("error", its reason);
+    a value that is not Unicode text (a lone surrogate) is refused."""
     try:
-        return "ok", repr(json.loads(text))
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         return "error", exc.msg
     except RecursionError:
         return "error", "nested too deeply"
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "error", LONE_SURROGATE
+    return "ok", repr(value)
 
 
 def _ours(text: str) -> tuple[str, str]:
@@ -85,9 +91,21 @@ def test_the_reason_for_invalid_json_is_json_s_own(text, reason):
 
 def test_values_json_accepts_and_a_strict_parser_might_not_are_kept():
     assert repr(decode_json('{"a": NaN, "b": -Infinity}')) == "{'a': nan, 'b': -inf}"
-    assert decode_json('{"a": "\\ud800"}') == {"a": "\ud800"}  # a lone surrogate, as json reads it
+    assert decode_json('{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}  # a whole surrogate pair
     assert decode_json('{"a": 1, "b": 2, "a": 3}') == {"a": 3, "b": 2}
     assert list(decode_json('{"b": 1, "a": 2}')) == ["b", "a"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": "\\ud83d"}', '{"a": ["ok", "\\ude00 tail"]}', '{"\\ud800": 1}', '{"a": "\ud800"}'],
+    ids=["escape", "in-a-list", "in-a-key", "raw-character"],
+)
+def test_half_a_surrogate_pair_is_refused_though_json_accepts_it(text):
+    json.loads(text)  # json gives a str that cannot be encoded as UTF-8
+    with pytest.raises(InvalidJSON) as caught:
+        decode_json(text)
+    assert caught.value.reason == LONE_SURROGATE
 
 
 def test_deep_nesting_is_refused_instead_of_raising_recursion_error():

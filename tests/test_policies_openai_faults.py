@@ -14,20 +14,26 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
 import osim_env
+from osim.runner import Runner, jobs_for
 from osim_env.wrappers import AutoPlay
 from policies import BatchPolicyError, ChatRequest, OpenAIChatPolicy, PolicyError, ScriptedPolicy
 from policies.openai_chat import InvalidResponse
+from replays import ReplayStore
 
 OK_TEXT = "Fine, let us meet at noon."
 OBS = {"messages": [{"role": "system", "content": "You are Greta."}, {"role": "user", "content": "Hello?"}]}
 
-Behaviour = str  # "ok", "429", "500", "400", "timeout", "drop", "malformed", "no_choices", "slow_ok"
+# "ok", "429", "500", "400", "timeout", "drop", "malformed", "no_choices", "slow_ok", or
+# "half_surrogate" (an answer whose JSON holds a "\ud83d" escape with no second half)
+Behaviour = str
+HALF_SURROGATE_TEXT = '{"action_type": "speak", "argument": "Deal \ud83d"}'  # a lone high surrogate
 
 
 class FakeFaultyOpenAIServer:
@@ -118,6 +124,8 @@ class FakeFaultyOpenAIServer:
                     self._send(int(behaviour), json.dumps(error).encode())
                 elif behaviour == "malformed":
                     self._send(200, b'{"id": "x", "choices": [{"message": {"content": "trunc')
+                elif behaviour == "half_surrogate":  # json.dumps writes the lone surrogate as \ud83d
+                    self._send(200, json.dumps(_chat_completion(body, HALF_SURROGATE_TEXT)).encode())
                 elif behaviour == "no_choices":
                     self._send(200, json.dumps(_chat_completion(body, None)).encode())
                 else:
@@ -351,3 +359,50 @@ def test_failing_partner_fails_the_episode_instead_of_speaking() -> None:
     assert not record.events_of("agent2", kinds=("message", "action", "invalid_action"))
     assert [e.source for e in record.events if e.kind == "message"] == ["agent1"]
     assert len(server.requests) == 2
+
+
+def test_an_answer_that_is_not_unicode_text_fails_its_request_only() -> None:
+    """A server can send half of a surrogate pair as a JSON escape; the client decodes it into a str
+    that no store, tokenizer or hash can encode. That request fails (recorded), the others stand."""
+    assert "\ud83d" in HALF_SURROGATE_TEXT and json.dumps(HALF_SURROGATE_TEXT).count("\\ud83d") == 1
+
+    def broken_marked(body: dict[str, Any]) -> str | None:
+        return "half_surrogate" if "BROKEN" in body["messages"][-1]["content"] else None
+
+    observations = [{"messages": [{"role": "user", "content": text}]} for text in ("a", "BROKEN b", "c")]
+    with FakeFaultyOpenAIServer(rule=broken_marked) as server:
+        policy = make_policy(server)
+        with pytest.raises(BatchPolicyError) as info:
+            asyncio.run(policy.act_batch(observations))
+    error = info.value
+    assert sorted(error.failures) == [1]
+    assert "not Unicode text: half of a surrogate pair ('\\ud83d') at index 43" in str(error.failures[1])
+    assert [c.text if c else None for c in error.completions] == [OK_TEXT, None, OK_TEXT]
+    assert len(server.requests) == 3  # a model's answer is not retried: it was answered
+    calls = policy.pop_calls()
+    assert [c.error is None for c in calls] == [True, False, True]
+    assert "surrogate" in (calls[1].error or "")
+
+
+def test_a_sweep_with_such_an_answer_stores_its_episodes(tmp_path: Path) -> None:
+    """The runner fails the one episode whose partner answered with it and stores them all (before,
+    the sweep crashed while hashing the observation that showed the answer)."""
+
+    def broken_in_episode_2(body: dict[str, Any]) -> str | None:
+        return "half_surrogate" if "Sami" in body["messages"][0]["content"] else None
+
+    store_path = tmp_path / "s.duckdb"
+    with FakeFaultyOpenAIServer(rule=broken_in_episode_2) as server:
+        partner = make_policy(server)
+        me = ScriptedPolicy(['{"action_type": "speak", "argument": "Is the record player still for sale?"}'])
+        runner = Runner(store_path, roles={"agent1": me, "agent2": partner}, judge=False, progress=False)
+        summary = runner.run(
+            jobs_for("soul/sotopia-v0", 3, seed=0, scenarios=[0, 1, 2], options={"max_turns": 4})
+        )
+    with ReplayStore(store_path, read_only=True) as store:
+        episodes = store.episodes(runner.run_id)
+    assert len(episodes) == 3
+    failed = episodes[episodes["status"] == "failed"]
+    assert summary.failed == len(failed) >= 1
+    assert failed["termination"].str.contains("not Unicode text").all()
+    assert (episodes[episodes["status"] != "failed"]["status"] == "unjudged").all()
