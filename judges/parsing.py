@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from osim_env.json_text import LONE_SURROGATE, holds_lone_surrogate
+
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
@@ -82,6 +84,8 @@ def _describe(error: ValidationError) -> str:
 def parse_answer(text: str, schema: type[SchemaT]) -> SchemaT:
     """Parse and validate a judge output against ``schema`` or raise ``ParseError``."""
     obj = extract_json_object(text)
+    if holds_lone_surrogate(obj):  # a "\ud83d" escape alone: no store can write the reason
+        raise ParseError(f"the answer {LONE_SURROGATE}")
     try:
         return schema.model_validate(obj)
     except ValidationError as exc:

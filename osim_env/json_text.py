@@ -45,13 +45,14 @@ def decode_json(text: str) -> Any:
         raise InvalidJSON(exc.msg) from None
     except RecursionError:
         raise InvalidJSON("nested too deeply") from None
-    if _holds_lone_surrogate(value):
+    if holds_lone_surrogate(value):
         raise InvalidJSON(LONE_SURROGATE)
     return value
 
 
-def _holds_lone_surrogate(value: Any) -> bool:
-    """Whether a string anywhere in ``value`` (keys included) cannot be encoded as UTF-8."""
+def holds_lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in a decoded JSON ``value`` (keys included) is not Unicode text
+    (cannot be encoded as UTF-8). For decoders other than ``decode_json`` (a judge's tolerant one)."""
     pending = [value]
     while pending:
         item = pending.pop()

@@ -96,8 +96,10 @@ def test_judge_both_scores_both_agents():
         (sotopia_answer({**GOOD_SCORES, "relationship": 9}), "relationship.score"),
         (sotopia_answer({k: v for k, v in GOOD_SCORES.items() if k != "goal"}), "goal"),
         (policy_error(), "judge call failed: PolicyError: HTTP 429"),
+        # json.dumps writes the lone surrogate as a "\ud83d" escape; a reason holding it cannot be stored
+        (sotopia_answer(GOOD_SCORES, reasoning="fine \ud83d"), "half of a surrogate pair"),
     ],
-    ids=["invalid-json", "out-of-range", "missing-dimension", "call-failure"],
+    ids=["invalid-json", "out-of-range", "missing-dimension", "call-failure", "not-unicode-text"],
 )
 def test_faults_give_error_and_no_score(reply, needle):
     model = FakeJudgeModel([reply])
