@@ -512,7 +512,7 @@ def train_ditto(
     config: DittoConfig,
     *,
     writer: Any = None,
-    on_eval: Callable[[int, str], dict[str, Any]] | None = None,
+    on_eval: Callable[[int, str], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Train, save the final model to ``config.output_dir`` and return the JSON summary. ``on_eval(step,
     checkpoint)`` runs every ``eval_every`` steps on a saved checkpoint (the CLI plays it through the

@@ -397,13 +397,21 @@ def train_grpo(
     scenarios: Sequence[Any] | None = None,
     callbacks: Sequence[Any] = (),
     env_kwargs: Mapping[str, Any] | None = None,
+    on_eval: Callable[[int, str], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Train, save the final model to ``config.output_dir`` and return the JSON summary. ``scenarios``
-    are the task rows (default: the env's fixture), ``callbacks`` extra ``TrainerCallback``s (the app's
-    evaluation during training), ``env_kwargs`` env arguments such as ``judge=`` (a judge object)."""
-    from learners.progress import RichProgress  # (loads transformers)
+    are the task rows (default: the env's fixture), ``callbacks`` extra ``TrainerCallback``s,
+    ``env_kwargs`` env arguments such as ``judge=`` (a judge object). ``on_eval(step, checkpoint)`` runs
+    every ``eval_every`` steps on a saved checkpoint (the CLI plays it through the runner into the
+    store); its results are the summary's ``eval_curve``."""
+    from learners.eval_every import EvalEvery  # (these load transformers)
+    from learners.progress import RichProgress
 
     progress = RichProgress(enabled=config.progress, description="grpo")
+    evaluator = None
+    if on_eval is not None and config.eval_every > 0:
+        evaluator = EvalEvery(config.eval_every, on_eval, config.output_dir)
+        callbacks = [*callbacks, evaluator]
     trainer, tokenizer, data, stats = build_trainer(
         config, scenarios, callbacks=[progress, *callbacks], env_kwargs=env_kwargs
     )
@@ -412,7 +420,7 @@ def train_grpo(
     resume = last_checkpoint(config.output_dir) if config.resume else None
     trainer.train(resume_from_checkpoint=resume)
     paths = save_final(trainer, tokenizer, config)
-    return train_summary(
+    summary = train_summary(
         trainer,
         config,
         recipe="grpo",
@@ -423,3 +431,6 @@ def train_grpo(
         **stats.as_dict(),
         **paths,
     )
+    if evaluator is not None:
+        summary["eval_curve"] = evaluator.results
+    return summary

@@ -21,7 +21,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -249,39 +249,43 @@ def cmd_ditto(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from exc
 
+    return _finish(args, _train(lambda c: train_ditto(c, on_eval=_on_eval(args)), config))
+
+
+def _on_eval(args: argparse.Namespace) -> Callable[[int, str], list[dict[str, Any]]]:
+    """``on_eval(step, checkpoint)`` for a recipe: the ``--eval`` envs played through the runner."""
+
     def on_eval(step: int, checkpoint: str) -> list[dict[str, Any]]:
         return evaluate(
             checkpoint, args.eval, episodes=args.eval_episodes, store=args.store, seed=args.eval_seed,
             step=step, progress=False,
         )  # fmt: skip
 
-    return _finish(args, _train(lambda c: train_ditto(c, on_eval=on_eval), config))
+    return on_eval
 
 
 def cmd_grpo(args: argparse.Namespace) -> int:
-    """``osim train grpo``: checks before anything loads; training episodes of multi-turn tasks and the
-    ``--eval-every`` runs go to ``--store`` with the training step in their run config."""
-    from learners.grpo import env_options, partner_specs
-    from osim.grpo import train_grpo_with_eval
+    """``osim train grpo``: checks before anything loads; training episodes of multi-turn tasks go to
+    ``--store`` with the training step in their run config, and ``--eval-every N`` plays the checkpoint
+    of every N-th step through the runner into ``--store`` (the summary's ``eval_curve``)."""
+    from learners.grpo import MODES, env_options, partner_specs, train_grpo
 
     config = config_from_args(GRPORecipeConfig, args)
     _check_rl(config, args)
-    if config.mode not in ("auto", "single", "multi"):
+    if config.mode not in MODES:
         raise UserError(f"--mode must be auto, single or multi, got {config.mode!r}")
     if config.num_generations < 2 or config.per_device_train_batch_size % config.num_generations:
         raise UserError("--per-device-train-batch-size must be a multiple of --num-generations (>= 2)")
     try:
-        checks.options(config.env, env_options(config))
+        options = env_options(config)
+        checks.options(config.env, options)
         for role, spec in partner_specs(config).items():
             checks.policy_spec(spec, f"--partner {role}")
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    roles = osim_env.make_raw(config.env, **env_options(config)).possible_agents
+    roles = osim_env.make_raw(config.env, **options).possible_agents
     if config.role is not None and config.role not in roles:
         raise UserError(f"--role: {config.env} has no role {config.role!r}; roles are {', '.join(roles)}")
     scenarios = checks.data_file(config.env, config.task_data) if config.task_data else None
-    summary = train_grpo_with_eval(
-        config, eval_envs=args.eval or (), eval_every=config.eval_every, eval_episodes=args.eval_episodes,
-        eval_seed=args.eval_seed, store=args.store, scenarios=scenarios,
-    )  # fmt: skip
-    return _finish(args, summary)
+    on_eval = _on_eval(args) if args.eval else None
+    return _finish(args, _train(lambda c: train_grpo(c, scenarios=scenarios, on_eval=on_eval), config))

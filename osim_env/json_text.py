@@ -50,16 +50,24 @@ def decode_json(text: str) -> Any:
     return value
 
 
+def lone_surrogate_at(text: str) -> int | None:
+    """Where ``text`` stops being Unicode text (the index of half of a surrogate pair, which cannot be
+    encoded as UTF-8), or None. A model's text gets there through a JSON escape (``"\\ud83d"``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def holds_lone_surrogate(value: Any) -> bool:
-    """Whether a string anywhere in a decoded JSON ``value`` (keys included) is not Unicode text
-    (cannot be encoded as UTF-8). For decoders other than ``decode_json`` (a judge's tolerant one)."""
+    """Whether a string anywhere in a decoded JSON ``value`` (keys included) is not Unicode text. For
+    decoders other than ``decode_json`` (a judge's tolerant one)."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
+            if lone_surrogate_at(item) is not None:
                 return True
         elif isinstance(item, dict):
             pending.extend(item)

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from osim_env.aio import run_sync
+from osim_env.json_text import lone_surrogate_at
 from osim_env.thinking import strip_thinking
 
 
@@ -125,16 +126,6 @@ def messages_of(observation: Mapping[str, Any] | Sequence[Mapping[str, Any]]) ->
     return [dict(m) for m in observation]
 
 
-def _not_text(text: str) -> str | None:
-    """Why ``text`` is not Unicode text (half of a surrogate pair, which an API client's JSON decoder
-    can produce from a ``\\ud83d`` escape), or None."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return f"half of a surrogate pair ({text[exc.start]!a}) at index {exc.start}"
-    return None
-
-
 class Policy(ABC):
     """Base class of all policies. Subclasses implement ``_complete_batch`` and set ``spec``."""
 
@@ -170,10 +161,12 @@ class Policy(ABC):
         checked: list[Completion | None] = []
         failures: dict[int, PolicyError] = {}
         for i, c in enumerate(completions):
-            problem = _not_text(c.raw)
-            if problem is not None:  # nothing downstream (store, tokenizer, hash) can take it
+            at = lone_surrogate_at(c.raw)  # an API client's JSON decoder can make one from a \ud83d escape
+            if at is not None:  # nothing downstream (store, tokenizer, hash) can take it
                 failures[i] = PolicyError(
-                    f"the model's output is not Unicode text: {problem}", spec=self.spec.model_dump()
+                    f"the model's output is not Unicode text: half of a surrogate pair ({c.raw[at]!a}) "
+                    f"at index {at}",
+                    spec=self.spec.model_dump(),
                 )
                 self.calls.append(self._call_record(c, error=str(failures[i])))
                 checked.append(None)
