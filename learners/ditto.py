@@ -105,10 +105,7 @@ def scenarios_of(config: DittoConfig) -> list[Any]:
     import osim_env
 
     raw = osim_env.make_raw(config.env, **env_options(config))
-    if config.task_data:
-        rows = list(importlib.import_module(raw.task_package).load(config.task_data))
-    else:
-        rows = list(raw.candidate_scenarios())
+    rows = raw.data_rows(config.task_data) if config.task_data else raw.candidate_scenarios()
     if not rows:
         raise ValueError(f"{config.env}: no scenario to train on")
     return rows

@@ -9,7 +9,6 @@ behind in the store. Each check raises ``UserError``; ``osim.cli.main`` prints i
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,12 +66,11 @@ def policy_spec(spec: str, flag: str) -> None:
 
 
 def data_file(name: str, path: str) -> list[Scenario]:
-    """The rows of a ``--data`` file, read by the task's own loader; an empty file is an error."""
+    """The rows of a ``--data`` file that the env plays, read by the task's own loader; none is an error."""
     if not Path(path).is_file():
         raise UserError(f"--data: no such file {path!r}")
-    package = osim_env.make_raw(name).task_package
     try:
-        scenarios = list(importlib.import_module(package).load(path))
+        scenarios = osim_env.make_raw(name).data_rows(path)
     except RowError as exc:
         raise UserError(f"--data: {exc}") from exc
     if not scenarios:

@@ -10,7 +10,6 @@ resumes a killed sweep and a longer one extends the same runs (README "Sweeps an
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +149,7 @@ def plan_task(env_id: str, instances: int, seed: int, data_dir: str | Path | Non
         rows = env.fixture_rows()
     else:
         source = str(path)
-        rows = [s for s in importlib.import_module(env.task_package).load(path) if env.plays(s)]
+        rows = env.data_rows(path)
     if not rows:
         raise ValueError(f"{env_id}: {source} holds no rows")
     return TaskPlan(env_id, source, len(rows), sample(rows, instances, seed, env_id))

@@ -9,10 +9,12 @@ actions, truncation, judging at termination and rendering for humans.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
@@ -194,6 +196,12 @@ class TextEnv(AECEnv, ABC):
                 self.task_package, self.row_model, (self.data_source, *self.data_source_aliases)
             )
         return self._fixture
+
+    def data_rows(self, path: str | Path) -> list[Scenario]:
+        """The rows of a task data file (Parquet or JSONL) that this env plays, read by its task
+        package's ``load`` (the loader that also routes a file mixing the rows of several ids)."""
+        load = importlib.import_module(self.task_package).load
+        return [scenario for scenario in load(path) if self.plays(scenario)]
 
     def plays(self, scenario: Scenario) -> bool:
         """Whether this env plays ``scenario``: every row of its task by default. Ids that share one

@@ -89,6 +89,21 @@ def test_conformance_with_a_rule_judge_and_the_2000_example_fuzz():
     assert "pettingzoo.api_test" in ran and "fuzz_actions_test" in ran
 
 
+def test_a_data_file_of_every_domain_gives_each_id_its_own_rows(tmp_path):
+    """``--data``, ``osim sweep`` and ``osim train ditto`` read a file through ``TextEnv.data_rows``:
+    the package's loader, then the rows the id plays."""
+    from osim.checks import data_file
+
+    mixed = tmp_path / "humanual.jsonl"
+    mixed.write_text("".join(json.dumps(line) + "\n" for line in LINES), encoding="utf-8")
+    assert len(humanual.load(mixed)) == len(LINES) == len(DOMAINS)
+    for domain in DOMAINS:
+        env_id = f"soul/humanual-{domain}-v0"
+        rows = osim_env.make_raw(env_id).data_rows(mixed)
+        assert [s.row.domain for s in rows] == [domain]
+        assert [s.scenario_id for s in data_file(env_id, str(mixed))] == [rows[0].scenario_id]
+
+
 def test_a_row_of_another_domain_is_rejected_by_the_env():
     with pytest.raises(RowError, match="soul/humanual-chat-v0 does not play this row"):
         osim_env.make("soul/humanual-chat-v0", scenario={**BOOK, "dataset": "book"})
