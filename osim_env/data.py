@@ -203,12 +203,3 @@ def load_rows(
 
 def fixture_path(task_package: str) -> Path:
     return Path(str(resources.files(task_package).joinpath("data", "fixture.jsonl")))
-
-
-def load_fixture(
-    task_package: str, model: type[BaseModel], data_source: str | tuple[str, ...]
-) -> list[Scenario]:
-    scenarios, _ = load_rows(fixture_path(task_package), model, data_source)
-    if not scenarios:
-        raise RowError("the fixture has no rows", file=str(fixture_path(task_package)))
-    return scenarios

@@ -22,7 +22,7 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 from pydantic import BaseModel
 
-from osim_env.data import RowError, Scenario, load_fixture, to_scenario
+from osim_env.data import RowError, Scenario, fixture_path, to_scenario
 from osim_env.episode import EpisodeRecord, EpisodeStatus
 from osim_env.events import ENV_SOURCE, Event, EventKind, EventLog
 from osim_env.messages import Message
@@ -188,13 +188,13 @@ class TextEnv(AECEnv, ABC):
         return [self._fixed_scenario] if self._fixed_scenario is not None else self.fixture_rows()
 
     def fixture_rows(self) -> list[Scenario]:
-        """The rows of the task's ``data/fixture.jsonl`` this env plays (loaded once). A package that
-        registers several ids over one fixture (docs/new-task.md) overrides it to load its rows with
-        the package's own ``load`` and keep those the env ``plays``."""
+        """The rows of the task's ``data/fixture.jsonl`` this env plays (``data_rows``; loaded once): one
+        fixture serves every id of a package that registers several (docs/new-task.md)."""
         if self._fixture is None:
-            self._fixture = load_fixture(
-                self.task_package, self.row_model, (self.data_source, *self.data_source_aliases)
-            )
+            path = fixture_path(self.task_package)
+            self._fixture = self.data_rows(path)
+            if not self._fixture:
+                raise RowError(f"the fixture has no rows {self.env_id} plays", file=str(path))
         return self._fixture
 
     def data_rows(self, path: str | Path) -> list[Scenario]:

@@ -14,12 +14,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from osim_env.data import RowError, Scenario, fixture_path
+from osim_env.data import Scenario
 from osim_env.env import Emit, Invalid, Parsed, TextEnv
 from osim_env.events import Event
 from osim_env.factories import env_factories
 from osim_env.scheduling import Alternation, Scheduler
-from scenarios.humanual import load
 from scenarios.humanual.judge import SCORINGS, default_judge
 from scenarios.humanual.prompts import system_prompt, user_prompt
 from scenarios.humanual.schema import DOMAINS, HumanualRow, accepted_sources, data_source_of
@@ -120,16 +119,6 @@ class HumanualEnv(TextEnv):
         return default_judge(self.options["judge_model"], scoring=self.options["scoring"])
 
     # -- rows of this env's domain ------------------------------------------------------------------
-    def fixture_rows(self) -> list[Scenario]:
-        """The fixture holds every domain's rows; this env uses its own domain's."""
-        if self._fixture is None:
-            self._fixture = load(fixture_path(self.task_package), domain=self.domain)
-            if not self._fixture:
-                raise RowError(
-                    f"the fixture has no {self.domain} rows", file=str(fixture_path(self.task_package))
-                )
-        return self._fixture
-
     def plays(self, scenario: Scenario) -> bool:
         return scenario.row.domain in (None, self.domain)
 

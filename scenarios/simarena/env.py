@@ -21,12 +21,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from osim_env.data import Scenario, fixture_path
+from osim_env.data import Scenario
 from osim_env.env import Emit, Invalid, Parsed, TextEnv
 from osim_env.events import Event, EventLog
 from osim_env.factories import env_factories
 from osim_env.scheduling import Scheduler
-from scenarios.simarena import load, prompts
+from scenarios.simarena import prompts
 from scenarios.simarena.judge import REWARDS, default_judge
 from scenarios.simarena.schema import DOC_SOURCES, MATH_SOURCES, DocRow, MathRow
 
@@ -115,13 +115,8 @@ class SimArenaEnv(TextEnv):
             raise ValueError("reward='odyssim' rates the final document: it needs finalize=True")
         return merged
 
-    def fixture_rows(self) -> list[Scenario]:
-        # One fixture file holds the rows of both tasks; each env takes its own.
-        if self._fixture is None:
-            self._fixture = [s for s in load(fixture_path(self.task_package)) if self.plays(s)]
-        return self._fixture
-
     def plays(self, scenario: Scenario) -> bool:
+        # One file (the fixture, a published file) may hold the rows of both tasks; each env takes its own.
         return type(scenario.row) is self.row_model
 
     def policy_agents(self) -> tuple[str, ...]:
