@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from judges.cache import JudgeCache
 from judges.judgment import Feedback, Judgment
-from judges.lexical import word_tokens
+from judges.lexical import word_ngrams
 from judges.llm import DEFAULT_MAX_TOKENS, JudgeModel, Query, StructuredCaller, UsesJudgeModel
 from judges.matching import normalize_location
 from osim_env.aio import run_sync
@@ -85,13 +85,11 @@ def find_leak(feedback: str, gold: Gold) -> str | None:
         phrase = normalize_location(gold_text)
         if phrase and f" {phrase} " in text:
             return f"contains the gold text {gold_text!r}"
-    words = word_tokens(feedback)
-    spans = {tuple(words[i : i + gold.span]) for i in range(len(words) - gold.span + 1)}
+    spans = set(word_ngrams(feedback, gold.span))
     for reference in gold.reference:
-        ref = word_tokens(reference)
-        for i in range(len(ref) - gold.span + 1):
-            if tuple(ref[i : i + gold.span]) in spans:
-                return f"repeats {gold.span} words of the reference: {' '.join(ref[i : i + gold.span])!r}"
+        for gram in word_ngrams(reference, gold.span):
+            if gram in spans:
+                return f"repeats {gold.span} words of the reference: {' '.join(gram)!r}"
     return None
 
 

@@ -20,6 +20,12 @@ def word_tokens(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def word_ngrams(text: str, n: int) -> list[tuple[str, ...]]:
+    """Every run of ``n`` consecutive ``word_tokens``, in order (none for a text under ``n`` words)."""
+    words = word_tokens(text)
+    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
 def ttr(tokens: Sequence[str]) -> float:
     """Type-token ratio (0 for no tokens)."""
     return len(set(tokens)) / len(tokens) if tokens else 0.0

@@ -16,7 +16,6 @@ detectors (``assistant_register``, ``length``, ``context_copy``, ``judge_address
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from judges.cache import JudgeCache
 from judges.detectors import AssistantRegister, Detector, Flag, JudgeAddress, Length, ThinkLeak
 from judges.judge_address_patterns import DEFAULT_DIMENSION_NAMES
 from judges.judgment import Judgment
+from judges.lexical import word_ngrams, word_tokens
 from judges.llm import JudgeModel, LLMJudge, Query, Scored
 from judges.rubric import Rubric
 from judges.transcript import agent_turns, last_turn
@@ -55,14 +55,9 @@ DIMENSIONS: tuple[tuple[str, str], ...] = (
 
 
 # -- what the judge reads ----------------------------------------------------------------------------
-def tokens(text: str) -> list[str]:
-    """Lowercase ``\\w+`` tokens (the length factor, ``length_ratio`` and ``lexical_f1`` count these)."""
-    return re.findall(r"\w+", text.lower())
-
-
 def lexical_f1(generated: str, real: str) -> float:
     """Multiset token F1 of the generated reply against the real one."""
-    g, r = tokens(generated), tokens(real)
+    g, r = word_tokens(generated), word_tokens(real)
     overlap = sum((Counter(g) & Counter(r)).values())
     if not overlap:
         return 0.0
@@ -72,7 +67,7 @@ def lexical_f1(generated: str, real: str) -> float:
 
 def length_factor(generated: str, real: str) -> float:
     """dims6: 1 when the real reply has fewer than 20 tokens, else ``min(1, g / (0.3 r))``."""
-    g, r = len(tokens(generated)), len(tokens(real))
+    g, r = len(word_tokens(generated)), len(word_tokens(real))
     if r < SHORT_REPLY_TOKENS:
         return 1.0
     return min(1.0, g / (LENGTH_SHARE * r))
@@ -248,28 +243,23 @@ class HumanualJudge(LLMJudge):
             scored = alignment_scored(answer)
         else:
             scored = dims6_scored(answer, generated, row.completion)
-        r = len(tokens(row.completion))
+        r = len(word_tokens(row.completion))
         dims = {
             "valid": 1.0,
             **scored.dims,
-            "length_ratio": len(tokens(generated)) / r,
+            "length_ratio": len(word_tokens(generated)) / r,
             "lexical_f1": lexical_f1(generated, row.completion),
         }
         return Scored(score=scored.score, dims=dims, reasons=scored.reasons)
 
 
 # -- detectors ---------------------------------------------------------------------------------------
-def ngrams(text: str, n: int) -> list[tuple[str, ...]]:
-    words = tokens(text)
-    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-
-
 def copied_share(reply: str, context: str, n: int = COPY_SPAN) -> float:
     """The share of the reply's word n-grams that occur in the context (0 for a reply under n words)."""
-    grams = ngrams(reply, n)
+    grams = word_ngrams(reply, n)
     if not grams:
         return 0.0
-    seen = set(ngrams(context, n))
+    seen = set(word_ngrams(context, n))
     return sum(g in seen for g in grams) / len(grams)
 
 

@@ -39,7 +39,7 @@ from judges.judgment import Judgment
 from judges.llm import Answer, JudgeModel, LLMJudge, Query, Scored
 from osim_env.episode import EpisodeRecord
 from scenarios.simarena import prompts
-from scenarios.simarena.schema import DocRow, Feature
+from scenarios.simarena.schema import DocRow, Feature, MathRow
 
 REWARDS = ("style", "odyssim")
 PROMPT_VERSION = "simarena-judge-v1"
@@ -120,6 +120,7 @@ def human_messages(record: EpisodeRecord) -> list[str]:
 
 
 def real_messages(record: EpisodeRecord, agent: str = "") -> list[str]:
+    """The real human's messages (``agent`` unused: the signature of a ``Length`` reference)."""
     return [str(m) for m in record.scenario.get("human_user_queries", [])]
 
 
@@ -141,17 +142,9 @@ def real_conversation(record: EpisodeRecord) -> str:
 
 
 def target_features(record: EpisodeRecord) -> list[tuple[str, Feature]]:
-    row = record.scenario
-    out = []
-    if not is_math(record):
-        out += [
-            ("writing style", Feature.model_validate(f)) for f in row.get("target_writing_style_features", [])
-        ]
-    out += [
-        ("interaction style", Feature.model_validate(f))
-        for f in row.get("target_interaction_style_features", [])
-    ]
-    return out
+    """(category, feature) pairs the fulfillment judge checks: the stored row's own list."""
+    row_model = MathRow if is_math(record) else DocRow
+    return row_model.model_validate(record.scenario).target_features()
 
 
 def task_context(record: EpisodeRecord) -> str:
