@@ -481,15 +481,9 @@ class _Bar:
         self.progress: Any = None
         if not enabled:
             return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from learners.progress import open_bar
 
-        self.progress = Progress(
-            TextColumn("[bold]ditto"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(), console=Console(stderr=True),
-        )  # fmt: skip
-        self.progress.__enter__()
-        self.task = self.progress.add_task("ditto", total=total, completed=done, stats="")
+        self.progress, self.task = open_bar("ditto", total, done)
 
     def update(self, stats: StepStats, show: bool) -> None:
         if self.progress is None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from learners.env_rollouts import EnvPool, EpisodeSpec, cached_policy
+from learners.env_rollouts import EnvPool, EpisodeSpec, cached_policy, hf_generator
 from osim_env.data import Scenario
 from osim_env.episode import EpisodeRecord
 from osim_env.seeding import derive_seed
@@ -59,13 +59,15 @@ class Rollout:
 
 
 class Generator:
-    """Batched sampling from a causal LM for chat prompts, seeded per call."""
+    """Batched sampling for chat prompts (``learners.env_rollouts.hf_generator``), seeded per call."""
 
     def __init__(
         self, model: Any, tokenizer: Any, *, max_new_tokens: int = 64, temperature: float = 1.0
     ) -> None:
-        self.model, self.tokenizer = model, tokenizer
-        self.max_new_tokens, self.temperature = max_new_tokens, temperature
+        self.tokenizer = tokenizer
+        self._generate = hf_generator(
+            model, tokenizer, max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0, top_k=0
+        )
 
     def prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
         text = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
@@ -74,39 +76,14 @@ class Generator:
     def __call__(self, prompts: Sequence[Messages], seed: int) -> list[tuple[tuple[int, ...], str]]:
         """(completion token ids up to and including the first end-of-sequence token, text) per prompt."""
         import torch
-        from trl.trainer.utils import pad
 
-        tok = self.tokenizer
-        ids = [torch.tensor(self.prompt_ids(p)) for p in prompts]
-        input_ids = pad(ids, padding_value=tok.pad_token_id, padding_side="left").to(self.model.device)
-        attention = pad([torch.ones_like(i) for i in ids], padding_value=0, padding_side="left")
-        was_training = self.model.training
-        self.model.eval()
         state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
-            with torch.no_grad():
-                out = self.model.generate(
-                    input_ids=input_ids,
-                    attention_mask=attention.to(self.model.device),
-                    do_sample=True,
-                    temperature=self.temperature,
-                    top_k=0,
-                    top_p=1.0,
-                    max_new_tokens=self.max_new_tokens,
-                    pad_token_id=tok.pad_token_id,
-                )
+            rows = self._generate([self.prompt_ids(p) for p in prompts])
         finally:
             torch.random.set_rng_state(state)
-            self.model.train(was_training)
-        results = []
-        configured = getattr(self.model.generation_config, "eos_token_id", None)
-        eos = {tok.eos_token_id, *(configured if isinstance(configured, list) else [configured])} - {None}
-        for row in out[:, input_ids.shape[1] :].tolist():
-            cut = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
-            completion = tuple(row[:cut])
-            results.append((completion, tok.decode(completion, skip_special_tokens=True)))
-        return results
+        return [(tuple(row), self.tokenizer.decode(row, skip_special_tokens=True)) for row in rows]
 
 
 Generate = Callable[[Sequence[Messages], int], list[tuple[tuple[int, ...], str]]]

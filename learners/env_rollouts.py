@@ -451,7 +451,11 @@ def hf_generator(
     top_k: int = 0,
 ) -> Generate:
     """A ``Generate`` on a transformers model: one left-padded sampled batch per call; each result ends
-    at (and includes) the end-of-turn token, or after ``max_new_tokens``. Seed torch for repeatability."""
+    at (and includes) the first end-of-turn token (the tokenizer's or one the model's generation config
+    names), or after ``max_new_tokens``. Seed torch for repeatability."""
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    configured = configured if isinstance(configured, list) else [configured]
+    eos = [t for t in dict.fromkeys([tokenizer.eos_token_id, *configured]) if t is not None]
 
     def generate(contexts: Sequence[Sequence[int]]) -> list[list[int]]:
         import torch
@@ -475,16 +479,12 @@ def hf_generator(
                     top_k=top_k,  # 0: no top-k cut (not the model's generation_config default)
                     max_new_tokens=max_new_tokens,
                     pad_token_id=pad,
-                    eos_token_id=tokenizer.eos_token_id,
+                    eos_token_id=eos,
                 )
         finally:
             model.train(was_training)
-        results = []
-        for row in out[:, width:].tolist():
-            if tokenizer.eos_token_id in row:
-                row = row[: row.index(tokenizer.eos_token_id) + 1]
-            results.append(row)
-        return results
+        rows = out[:, width:].tolist()
+        return [row[: next((k + 1 for k, t in enumerate(row) if t in eos), len(row))] for row in rows]
 
     return generate
 

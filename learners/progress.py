@@ -27,6 +27,24 @@ def loss_and_speed(logs: dict[str, Any], elapsed: float) -> str | None:
     return stats
 
 
+def open_bar(description: str, total: int | None, completed: int) -> tuple[Any, Any]:
+    """(a started ``rich`` progress, its task): steps done of ``total``, a ``stats`` text, time elapsed,
+    on stderr. Stop it with ``progress.__exit__(None, None, None)``."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn(f"[bold]{description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+    progress.__enter__()
+    return progress, progress.add_task(description, total=total, completed=completed, stats="")
+
+
 class RichProgress(TrainerCallback):
     """Progress bar callback; ``enabled=False`` makes it silent; ``describe`` writes its text."""
 
@@ -44,21 +62,7 @@ class RichProgress(TrainerCallback):
         self._start = time.perf_counter()
         if not self.enabled:
             return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn(f"[bold]{self.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        self._progress.__enter__()
-        self._task = self._progress.add_task(
-            self.description, total=state.max_steps or None, completed=state.global_step, stats=""
-        )
+        self._progress, self._task = open_bar(self.description, state.max_steps or None, state.global_step)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._progress is not None:
